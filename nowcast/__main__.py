@@ -1,0 +1,5 @@
+"""Allow ``python -m nowcast``."""
+
+from nowcast.cli import main
+
+main()

@@ -1,0 +1,254 @@
+"""Configuration as plain dataclasses with defaults.
+
+Precedence is defaults < ``--config run.toml`` < preset < command-line flags
+(a preset is applied before the file so a file can refine it). The resolved
+:class:`RunConfig` is stored, as a plain dict, inside every checkpoint so that
+a checkpoint alone rebuilds its model and its data transform.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from nowcast.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the encoder-forecaster (see ``docs/model.md``).
+
+    Attributes:
+        name: Registered model name (``encoder_forecaster`` or ``persistence``).
+        hidden_channels: Hidden channels of each ConvLSTM layer, bottom to top.
+        input_kernels: Input-to-state kernel size of each layer.
+        state_kernels: State-to-state kernel size of each layer.
+        peepholes: Per-channel peephole weights (Shi et al. 2015, eq. 3).
+        patch_size: Side ``p`` of the space-to-depth patches; frames of
+            ``C x H x W`` enter the network as ``C*p*p x H/p x W/p``.
+        in_channels: Channels of one frame before patching (1 for radar).
+        feed_prediction: Forecaster layer 1 reads its own previous prediction
+            instead of no input (the paper's forecaster takes no input).
+    """
+
+    name: str = "encoder_forecaster"
+    hidden_channels: tuple[int, ...] = (32, 32)
+    input_kernels: tuple[int, ...] = (3, 3)
+    state_kernels: tuple[int, ...] = (3, 3)
+    peepholes: bool = True
+    patch_size: int = 4
+    in_channels: int = 1
+    feed_prediction: bool = False
+
+
+@dataclass
+class DataConfig:
+    """How canonical frames become training samples.
+
+    Attributes:
+        variable: Canonical variable to learn (``rainfall_rate`` or ``intensity``).
+        in_len: Input frames per sample.
+        out_len: Target frames per sample (the trained lead times).
+        stride: Steps between the start of consecutive windows.
+        time_strides: Temporal sub-sampling factors used as augmentation
+            (1 = the native cadence; 2 = every other frame, i.e. twice the motion).
+        crop: Side of the square random crop in pixels (a multiple of the
+            patch size); 0 = the full frame (padded to the patch size).
+        flips: Random horizontal/vertical flips and 90-degree rotations.
+        transform: Intensity transform name (``log_rain``, ``linear``, ``identity``).
+        rain_threshold: mm h-1 below which rain counts as dry in ``log_rain``.
+        max_rate: mm h-1 that maps to about 1.0 in ``log_rain``.
+        val_fraction: Share of the time line for validation.
+        test_fraction: Share of the time line for testing.
+        timestep_s: Cadence of the data in seconds (filled from the data file).
+    """
+
+    variable: str = "rainfall_rate"
+    in_len: int = 5
+    out_len: int = 12
+    stride: int = 1
+    time_strides: tuple[int, ...] = (1,)
+    crop: int = 64
+    flips: bool = True
+    transform: str = "log_rain"
+    rain_threshold: float = 0.1
+    max_rate: float = 100.0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    timestep_s: int = 300
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation recipe and the run's budget.
+
+    Attributes:
+        loss: ``mse``, ``mae``, ``mse+mae``, ``balanced_mse`` (HKO-7 weights) or ``bce``.
+        optimizer: ``adam`` or ``adamw``.
+        lr: Peak learning rate.
+        weight_decay: Decoupled weight decay (AdamW).
+        schedule: ``cosine`` (with warm-up), ``onecycle`` or ``constant``.
+        warmup_steps: Linear warm-up steps for ``cosine``.
+        batch_size: Samples per optimisation step (per process under torchrun).
+        max_epochs: Upper bound on epochs.
+        max_steps: Upper bound on optimisation steps (0 = no bound).
+        max_minutes: Wall-clock budget (0 = no bound).
+        grad_clip: Max global gradient norm (0 = off).
+        early_stopping: Epochs without validation improvement before stopping (0 = off).
+        plateau_patience: Epochs without improvement before the LR is halved (0 = off).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        precision: ``auto`` (bf16 on CUDA, fp32 on CPU), ``fp32``, ``bf16`` or ``fp16``.
+        compile: Use ``torch.compile``.
+        seed: Seed for weights, sampling and augmentation.
+        checkpoint_every: Steps between ``last.pt`` writes (0 = at epoch ends only).
+        samples_per_epoch: Random windows drawn per epoch (0 = every window once).
+        val_samples: Validation windows per evaluation (0 = all).
+        num_workers: DataLoader worker processes.
+    """
+
+    loss: str = "balanced_mse"
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_steps: int = 50
+    batch_size: int = 8
+    max_epochs: int = 20
+    max_steps: int = 0
+    max_minutes: float = 0.0
+    grad_clip: float = 1.0
+    early_stopping: int = 5
+    plateau_patience: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    compile: bool = False
+    seed: int = 0
+    checkpoint_every: int = 100
+    samples_per_epoch: int = 512
+    val_samples: int = 128
+    num_workers: int = 0
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to reproduce a training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists for tuples): safe for TOML, JSON and checkpoints."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """Build from a nested dict, rejecting unknown sections and keys."""
+        return merge(cls(), values)
+
+
+def merge(config: RunConfig, updates: dict[str, Any]) -> RunConfig:
+    """Return a copy of ``config`` with the nested ``updates`` applied.
+
+    Raises:
+        ConfigError: on an unknown section or key, or a value of the wrong type.
+    """
+    sections = {f.name: getattr(config, f.name) for f in fields(config)}
+    for section, values in updates.items():
+        if section not in sections:
+            raise ConfigError(f"unknown config section [{section}] (known: {', '.join(sections)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section [{section}] must be a table")
+        sections[section] = _merge_section(sections[section], section, values)
+    return RunConfig(**sections)
+
+
+def _merge_section(obj: Any, section: str, values: dict[str, Any]) -> Any:
+    hints = get_type_hints(type(obj))
+    known = {f.name for f in fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown config key {section}.{key} (known: {', '.join(sorted(known))})"
+            )
+        changes[key] = _coerce(value, hints[key], f"{section}.{key}")
+    return dataclasses.replace(obj, **changes)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    text = str(hint)
+    if text.startswith("tuple"):
+        if isinstance(value, (int, float)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(int(v) for v in value)
+    for kind in (bool, int, float, str):
+        if hint is kind or text == kind.__name__:
+            return _coerce_scalar(value, kind, where)
+    return value
+
+
+def _coerce_scalar(value: Any, kind: type, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{where} must be {kind.__name__}, got {value!r}")
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML config file into a nested dict."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def to_toml(config: RunConfig) -> str:
+    """Render a config as TOML (for ``--print-config`` and the run directory)."""
+    lines: list[str] = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,31 @@
+"""Exceptions for expected failures.
+
+Library code raises a :class:`NowcastError` subclass for anything a user can
+fix (bad file, wrong grid, missing checkpoint). The CLI turns it into a
+one-line message and exit code 1; anything else is a bug and keeps its
+traceback.
+"""
+
+
+class NowcastError(Exception):
+    """Base class of all expected, user-facing errors."""
+
+
+class InputError(NowcastError):
+    """A raw input file cannot be read or is not what it claims to be."""
+
+
+class CanonicalDataError(NowcastError):
+    """A canonical dataset breaks the contract in :mod:`nowcast.io.canonical`."""
+
+
+class ConfigError(NowcastError):
+    """A configuration value or file is invalid."""
+
+
+class CheckpointError(NowcastError):
+    """A checkpoint is missing, unsafe or does not fit the data."""
+
+
+class OutputExistsError(NowcastError):
+    """The output path exists and overwriting was not requested."""
