@@ -58,7 +58,9 @@ class Grid:
             return False
         scale = max(self.spacing) if self.is_projected else 1.0
         atol = rtol * max(scale, 1.0) * 1e3
-        if not (np.allclose(self.x, other.x, atol=atol) and np.allclose(self.y, other.y, atol=atol)):
+        if not (
+            np.allclose(self.x, other.x, atol=atol) and np.allclose(self.y, other.y, atol=atol)
+        ):
             return False
         return _same_crs(self.crs, other.crs)
 

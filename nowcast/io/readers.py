@@ -90,6 +90,5 @@ def detect_reader(path: Path, options: ReaderOptions | None = None) -> Reader:
         if reader.can_open(path):
             return reader
     raise InputError(
-        f"{path}: not a recognised radar or Moving MNIST file "
-        f"(tried: {', '.join(READERS)})"
+        f"{path}: not a recognised radar or Moving MNIST file (tried: {', '.join(READERS)})"
     )
