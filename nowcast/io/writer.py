@@ -69,13 +69,24 @@ def define_grid(nc: netCDF4.Dataset, grid: Grid, with_latlon: bool = True) -> bo
     return True
 
 
+#: CF 5.6: if one of these is given, all three must be.
+_DATUM_NAMES = ("reference_ellipsoid_name", "prime_meridian_name", "horizontal_datum_name")
+
+
 def _cf_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Grid-mapping attributes as netCDF-friendly values (no None, lists as arrays)."""
+    """Grid-mapping attributes as netCDF-friendly values (no None, lists as arrays).
+
+    Datum names are dropped unless all three are present (CF 5.6 requires all
+    or none); the numeric ellipsoid parameters and ``crs_wkt`` still say it.
+    """
     clean: dict[str, Any] = {}
     for key, value in attrs.items():
         if value is None or key == "long_name":
             continue
         clean[key] = np.asarray(value, dtype="f8") if isinstance(value, (list, tuple)) else value
+    if not all(name in clean for name in _DATUM_NAMES):
+        for name in _DATUM_NAMES:
+            clean.pop(name, None)
     return clean
 
 

@@ -1,0 +1,135 @@
+"""``nowcast forecast``: the latest radar frames -> a CF NetCDF forecast on the same grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from nowcast.cli import _console
+from nowcast.errors import InputError
+
+EPILOG = """Examples:
+
+  nowcast forecast radar.nc --steps 12
+
+  nowcast forecast 'latest/*.h5' --steps 12 --model runs/latest --output fc.nc --plot
+
+  nowcast forecast radar.nc --at 2021-07-04T18:00 --model default --pack
+"""
+
+
+def _parse_time(text: str | None) -> np.datetime64 | None:
+    if text is None:
+        return None
+    try:
+        return np.datetime64(text.rstrip("Z"), "s")
+    except ValueError:
+        raise InputError(f"--at {text!r} is not an ISO time such as 2021-07-04T18:00") from None
+
+
+@_console.handle_errors
+def command(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="A canonical file from `nowcast ingest`, or raw radar files/dirs/globs."
+        ),
+    ],
+    steps: Annotated[
+        int, typer.Option("--steps", "-n", help="Lead times to forecast.", min=1)
+    ] = 12,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Checkpoint file or run directory; 'default' = the bundled model. "
+            "Default: the newest run under runs/, else the bundled model.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Forecast file (default: forecast_<time>.nc).", dir_okay=False
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from the last frame at or before this UTC time (default: the last frame)."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
+    ] = "auto",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Raw input format (auto = detect).")
+    ] = "auto",
+    pack: Annotated[
+        bool, typer.Option(help="Store int16 with scale 0.01 (about half the size).")
+    ] = False,
+    plot: Annotated[
+        bool, typer.Option(help="Also write a PNG of the last observation and the forecast.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Fail, instead of warning, when the data cadence differs from the model's."
+        ),
+    ] = False,
+    tile: Annotated[
+        int, typer.Option(help="Tile side in pixels for large grids (bounds memory).", min=64)
+    ] = 512,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """Forecast the next STEPS frames from the latest observations.
+
+    The forecast is written as CF-1.11 NetCDF on the input's own grid and projection.
+    """
+    from nowcast.forecasting.inputs import load_observations
+    from nowcast.forecasting.model_choice import load_model, resolve_model
+    from nowcast.forecasting.run import check_cadence, run_forecast
+    from nowcast.training.runtime import select_device
+
+    start = _parse_time(at)
+    obs = load_observations(inputs, fmt.lower())
+    torch_device = select_device(device)
+    loaded = load_model(resolve_model(model), torch_device)
+    warning = check_cadence(obs, loaded, strict)
+    if warning:
+        _console.err.print(f"[yellow]warning:[/] {warning}")
+    if output is None:
+        ref = obs.times[-1] if start is None else start
+        output = Path(f"forecast_{str(ref).replace('-', '').replace(':', '')[:13]}Z.nc")
+    with _console.progress(transient=True) as bar:
+        task = bar.add_task("forecasting", total=None)
+        summary = run_forecast(
+            obs,
+            loaded,
+            steps,
+            output,
+            at=start,
+            device=torch_device,
+            overwrite=overwrite,
+            pack=pack,
+            history=_console.command_line(),
+            tile=tile,
+            on_tile=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if plot:
+        from nowcast.forecasting.plot import plot_forecast
+
+        png = plot_forecast(summary.path, obs)
+        _console.err.print(f"plot: {png}")
+    ny, nx = summary.shape
+    _console.out.print(
+        f"wrote {summary.path}: {summary.steps} steps from {summary.reference_time}Z, "
+        f"grid {ny} x {nx}, max {summary.max_value:.2f} {loaded.units or 'mm h-1'}, "
+        f"{summary.seconds:.1f} s (model {loaded.path.name})"
+    )
+
+
+command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG

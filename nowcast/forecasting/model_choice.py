@@ -1,0 +1,106 @@
+"""Which checkpoint a forecast or evaluation uses, and loading it for inference.
+
+Without ``--model``: the newest run under ``runs/`` (its ``best.pt``), else
+the bundled default model shipped inside the package. ``--model default``
+always names the bundled one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nowcast.errors import CheckpointError
+
+#: The bundled default model (package data; see docs/model-card.md).
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default" / "default.pt"
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from a checkpoint alone, ready for inference."""
+
+    path: Path
+    sha256: str
+    model: nn.Module
+    transform: Any
+    variable: str
+    units: str
+    in_len: int
+    out_len: int
+    timestep_s: int
+    patch_size: int
+    checkpoint: dict[str, Any]
+
+
+def resolve_model(spec: str | None, runs_dir: Path = Path("runs")) -> Path:
+    """Turn ``--model`` (a checkpoint, a run directory, ``default`` or nothing) into a file.
+
+    Raises:
+        CheckpointError: when the named file or run holds no checkpoint.
+    """
+    if spec == "default" or (spec is None and not _newest_run(runs_dir)):
+        if not DEFAULT_MODEL.is_file():
+            raise CheckpointError(f"the bundled default model is missing ({DEFAULT_MODEL})")
+        return DEFAULT_MODEL
+    path = Path(spec) if spec is not None else _newest_run(runs_dir)
+    assert path is not None
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path} holds no best.pt or last.pt")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    return path
+
+
+def _newest_run(runs_dir: Path) -> Path | None:
+    latest = runs_dir / "latest"
+    if latest.exists():
+        target = latest.resolve() if latest.is_symlink() or latest.is_dir() else None
+        if target is None:
+            target = runs_dir / latest.read_text().strip()
+        return target if target.is_dir() else None
+    runs = sorted((p for p in runs_dir.glob("*") if (p / "best.pt").is_file()), key=_mtime)
+    return runs[-1] if runs else None
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file (recorded in forecast files and reports)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model(path: Path, device: torch.device) -> LoadedModel:
+    """Rebuild model and transform from the checkpoint alone, in eval mode on ``device``."""
+    from nowcast.training.checkpoint import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(path)
+    model, transform, info = model_from_checkpoint(ckpt)
+    model.to(device).eval()
+    return LoadedModel(
+        path=path,
+        sha256=sha256_of(path),
+        model=model,
+        transform=transform,
+        variable=str(info["variable"]),
+        units=str(info.get("units", "")),
+        in_len=int(info["in_len"]),
+        out_len=int(info["out_len"]),
+        timestep_s=int(info["timestep_s"]),
+        patch_size=int(info["patch_size"]),
+        checkpoint=ckpt,
+    )

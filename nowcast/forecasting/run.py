@@ -1,0 +1,149 @@
+"""``nowcast forecast`` as a library call: observations + model -> CF forecast file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nowcast import __version__
+from nowcast.errors import InputError
+from nowcast.forecasting.inputs import Observations, select_inputs
+from nowcast.forecasting.model_choice import LoadedModel
+from nowcast.forecasting.predict import predict
+from nowcast.io.writer import ForecastWriter
+
+
+@dataclass
+class ForecastSummary:
+    """What the command reports when it is done."""
+
+    path: Path
+    steps: int
+    shape: tuple[int, int]
+    reference_time: np.datetime64
+    max_value: float
+    seconds: float
+
+
+def check_cadence(obs: Observations, loaded: LoadedModel, strict: bool) -> str | None:
+    """Compare the data's cadence with the model's; return a warning or raise with ``strict``."""
+    if obs.timestep_s == loaded.timestep_s:
+        return None
+    message = (
+        f"input cadence {obs.timestep_s} s differs from the model's {loaded.timestep_s} s; "
+        "the forecast steps follow the input cadence"
+    )
+    if strict:
+        raise InputError(message + " (--strict)")
+    return message
+
+
+def check_variable(obs: Observations, loaded: LoadedModel) -> None:
+    """Refuse a checkpoint trained on another variable."""
+    if obs.variable != loaded.variable:
+        raise InputError(
+            f"{loaded.path} was trained on {loaded.variable} but {obs.source} holds {obs.variable}"
+        )
+
+
+def forecast_fields(
+    obs: Observations,
+    loaded: LoadedModel,
+    steps: int,
+    *,
+    at: np.datetime64 | None = None,
+    device: torch.device,
+    tile: int = 512,
+    on_tile: Callable[[int, int], Any] | None = None,
+) -> tuple[np.datetime64, np.ndarray]:
+    """Forecast ``steps`` frames after the last frame at or before ``at``.
+
+    Returns:
+        ``(reference_time, fields)``; fields ``(steps, ny, nx)`` float32 in the
+        variable's units, >= 0, NaN where the last input frame has no coverage.
+    """
+    index = select_inputs(obs, loaded.in_len, obs.timestep_s, at)
+    raw = obs.read(index)  # (T, ny, nx) physical units, NaN = no coverage
+    x = np.nan_to_num(np.asarray(loaded.transform.forward(raw), dtype=np.float32), nan=0.0)
+    y = predict(
+        loaded.model, x, steps, patch=loaded.patch_size, device=device, tile=tile, on_tile=on_tile
+    )
+    fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
+    fields[:, np.isnan(raw[-1])] = np.nan
+    return obs.times[index[-1]], fields
+
+
+def write_forecast(
+    obs: Observations,
+    loaded: LoadedModel,
+    reference_time: np.datetime64,
+    fields: np.ndarray,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    pack: bool = False,
+    history: str = "",
+) -> None:
+    """Write ``fields`` as the CF forecast file of cf-netcdf.md section 2 (atomically)."""
+    steps = fields.shape[0]
+    step = np.timedelta64(obs.timestep_s, "s")
+    valid = reference_time + step * np.arange(1, steps + 1)
+    provenance = {
+        "nowcast_checkpoint": str(loaded.path),
+        "nowcast_checkpoint_sha256": loaded.sha256,
+        "nowcast_input_frames": np.int32(loaded.in_len),
+        "nowcast_timestep_seconds": np.int32(obs.timestep_s),
+    }
+    with ForecastWriter(
+        output,
+        obs.grid,
+        loaded.variable,
+        reference_time,
+        valid,
+        overwrite=overwrite,
+        pack=pack,
+        source=f"nowcast {__version__}; model encoder_forecaster(convlstm) {loaded.path.name}",
+        history=history,
+        comment=f"Deterministic nowcast from the last {loaded.in_len} frames of {obs.source}",
+        provenance=provenance,
+    ) as writer:
+        for i in range(steps):
+            writer.write_step(i, fields[i])
+
+
+def run_forecast(
+    obs: Observations,
+    loaded: LoadedModel,
+    steps: int,
+    output: Path,
+    *,
+    at: np.datetime64 | None = None,
+    device: torch.device,
+    overwrite: bool = False,
+    pack: bool = False,
+    history: str = "",
+    tile: int = 512,
+    on_tile: Callable[[int, int], Any] | None = None,
+) -> ForecastSummary:
+    """Forecast and write; return what the command reports."""
+    check_variable(obs, loaded)
+    from nowcast.io.atomic import check_output
+
+    check_output(output, overwrite)
+    start = time.perf_counter()
+    reference, fields = forecast_fields(
+        obs, loaded, steps, at=at, device=device, tile=tile, on_tile=on_tile
+    )
+    write_forecast(
+        obs, loaded, reference, fields, output, overwrite=overwrite, pack=pack, history=history
+    )
+    peak = float(np.nanmax(fields)) if np.isfinite(fields).any() else float("nan")
+    return ForecastSummary(
+        output, steps, obs.grid.shape, reference, peak, time.perf_counter() - start
+    )
