@@ -317,4 +317,7 @@ class ForecastWriter(_AtomicNetcdf):
         values = values.astype(np.float32, copy=False)
         if self.nc[self.variable].dtype == np.int16:
             values = np.minimum(values, float(cf.PACKED_SCALE) * np.iinfo(np.int16).max)
-        self.nc[self.variable][index, :, :] = np.ma.masked_invalid(values)
+        missing = np.isnan(values)
+        self.nc[self.variable][index, :, :] = np.ma.masked_array(
+            np.where(missing, 0.0, values), mask=missing
+        )
