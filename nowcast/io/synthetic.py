@@ -12,7 +12,7 @@ field (``docs/synthetic-data.md`` gives the equations in words):
   once per frame, and the field is never smeared by repeated interpolation.
 * **Texture.** The persistent field is Fourier-filtered Gaussian noise on a
   periodic "world" at least twice the domain size, with a radially averaged
-  power spectrum ``P(k) ~ k^-3`` below a ~40 km scale break (flatter above),
+  power spectrum ``P(k) ~ k^-3`` below a 40-80 km scale break (flatter above),
   mildly anisotropic so that large structures form bands. Every Fourier mode
   turns slowly between two independent noise realisations at a rate set by its
   scale (minutes for a few km, hours for 100 km), so the texture evolves
@@ -21,9 +21,10 @@ field (``docs/synthetic-data.md`` gives the equations in words):
   preferably where the large-scale field is already rainy, ride with the flow,
   and grow and decay with a smooth life-cycle envelope (quick growth, slower
   decay). Each adds an elliptical Gaussian bump to the field.
-* **Rates.** A slow regime oscillation shifts the whole field. The field is
-  thresholded at the quantile that gives a per-seed target wet fraction
-  (8-22 %), and the excess ``X`` above it is mapped to a rate
+* **Rates.** A slow regime oscillation shifts the whole field, and most of the
+  domain-mean texture anomaly is removed (a guard rail on the wet fraction).
+  The field is thresholded at the quantile that gives a per-seed target wet
+  fraction (9-20 %), and the excess ``X`` above it is mapped to a rate
   ``R = 0.1 (1 + X / 0.3)^s`` mm/h (``s`` ~ 2.1-2.5): light rain at the edges,
   a median of about 0.7 mm/h, and cores of a few tens of mm/h where cells
   sit on top of rainy texture.
