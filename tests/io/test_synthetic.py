@@ -203,6 +203,16 @@ def test_cells_are_born_and_die() -> None:
 # --------------------------------------------------------------------------- API
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_frames": -1}, "n_frames"),
+        ({"n_frames": 2, "shape": (1, 10)}, "shape"),
+        ({"n_frames": 2, "seed": -3}, "seed"),
+        ({"n_frames": 2, "timestep_s": 0}, "timestep_s"),
+        ({"n_frames": 2, "pixel_km": 0.0}, "pixel_km"),
+    ],
+)
 def test_bad_arguments_raise_config_error(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         synthetic_rain(**kwargs)  # type: ignore[arg-type]
