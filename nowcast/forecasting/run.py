@@ -52,6 +52,32 @@ def check_variable(obs: Observations, loaded: LoadedModel) -> None:
         )
 
 
+def model_forecast(
+    loaded: LoadedModel,
+    raw: np.ndarray,
+    steps: int,
+    *,
+    device: torch.device,
+    tile: int = 512,
+    on_tile: Callable[[int, int], Any] | None = None,
+) -> np.ndarray:
+    """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
+
+    No coverage (NaN) enters the network as "no rain"; the output is >= 0 and
+    NaN wherever the last input frame has no coverage.
+
+    Returns:
+        ``(steps, ny, nx)`` float32 in the variable's units.
+    """
+    x = np.nan_to_num(np.asarray(loaded.transform.forward(raw), dtype=np.float32), nan=0.0)
+    y = predict(
+        loaded.model, x, steps, patch=loaded.patch_size, device=device, tile=tile, on_tile=on_tile
+    )
+    fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
+    fields[:, np.isnan(raw[-1])] = np.nan
+    return fields
+
+
 def forecast_fields(
     obs: Observations,
     loaded: LoadedModel,
@@ -65,17 +91,12 @@ def forecast_fields(
     """Forecast ``steps`` frames after the last frame at or before ``at``.
 
     Returns:
-        ``(reference_time, fields)``; fields ``(steps, ny, nx)`` float32 in the
-        variable's units, >= 0, NaN where the last input frame has no coverage.
+        ``(reference_time, fields)`` as :func:`model_forecast` gives them.
     """
     index = select_inputs(obs, loaded.in_len, obs.timestep_s, at)
-    raw = obs.read(index)  # (T, ny, nx) physical units, NaN = no coverage
-    x = np.nan_to_num(np.asarray(loaded.transform.forward(raw), dtype=np.float32), nan=0.0)
-    y = predict(
-        loaded.model, x, steps, patch=loaded.patch_size, device=device, tile=tile, on_tile=on_tile
+    fields = model_forecast(
+        loaded, obs.read(index), steps, device=device, tile=tile, on_tile=on_tile
     )
-    fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
-    fields[:, np.isnan(raw[-1])] = np.nan
     return obs.times[index[-1]], fields
 
 

@@ -1,0 +1,170 @@
+"""``nowcast evaluate`` as a library call: score methods over many start times.
+
+For every start time, each method (trained models, persistence, optical-flow
+extrapolation) forecasts from the same observed frames and is compared with
+the observations that followed. Counts and sums are accumulated (never the
+fields), so memory does not grow with the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nowcast.forecasting.inputs import Observations
+from nowcast.verification.categorical import ContingencyTable
+from nowcast.verification.continuous import ContinuousScores, FrameScores
+from nowcast.verification.fss import FractionsSkillScore
+
+#: A method maps observed input frames ``(T, ny, nx)`` to ``(steps, ny, nx)``.
+Predictor = Callable[[np.ndarray, int], np.ndarray]
+
+
+@dataclass
+class Method:
+    """A forecasting method under evaluation.
+
+    Attributes:
+        name: Label in tables, CSV files and plots.
+        predict: ``predict(frames, steps)``; frames are the last ``in_len`` observations.
+        in_len: Observed frames the method needs.
+        provenance: Facts for ``summary.json`` (checkpoint path and sha256...).
+    """
+
+    name: str
+    predict: Predictor
+    in_len: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Accumulators:
+    """Everything scored for one method, pooled over start times."""
+
+    categorical: ContingencyTable
+    continuous: ContinuousScores
+    fss: FractionsSkillScore
+    frames: FrameScores | None = None
+
+    def update(self, forecast: np.ndarray, observed: np.ndarray) -> None:
+        """Add one start time: ``(steps, ny, nx)`` forecast and observation."""
+        self.categorical.update_all(forecast, observed)
+        self.continuous.update_all(forecast, observed)
+        self.fss.update_all(forecast, observed)
+        if self.frames is not None:
+            self.frames.update_all(forecast, observed)
+
+
+@dataclass
+class Evaluation:
+    """Pooled scores of every method plus what the report needs to describe them."""
+
+    methods: list[Method]
+    scores: dict[str, Accumulators]
+    lead_times_s: list[int]
+    thresholds: tuple[float, ...]
+    scales_px: list[int]
+    scales_label: list[str]
+    start_times: np.ndarray
+    example_start: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def valid_starts(obs: Observations, in_len: int, steps: int) -> np.ndarray:
+    """Indices of the last input frame of every window with ``in_len`` inputs and
+    ``steps`` observed leads, all at the nominal cadence and within one sequence."""
+    from nowcast.data.windows import valid_window_starts
+
+    first = valid_window_starts(obs.times, in_len + steps, obs.timestep_s, sequence=obs.sequence)
+    return np.asarray(first, dtype=np.int64) + in_len - 1
+
+
+def restrict_period(
+    obs: Observations,
+    starts: np.ndarray,
+    steps: int,
+    begin: np.datetime64 | None,
+    end: np.datetime64 | None,
+) -> np.ndarray:
+    """Keep starts whose input and verifying frames all lie within ``[begin, end]``."""
+    keep = np.ones(starts.size, dtype=bool)
+    if begin is not None:
+        keep &= obs.times[starts] >= begin
+    if end is not None:
+        keep &= obs.times[np.minimum(starts + steps, obs.times.size - 1)] <= end
+    return starts[keep]
+
+
+def thin_starts(starts: np.ndarray, max_starts: int) -> np.ndarray:
+    """At most ``max_starts`` starts, evenly spread over the period (0 = all)."""
+    if max_starts <= 0 or starts.size <= max_starts:
+        return starts
+    pick = np.unique(np.linspace(0, starts.size - 1, max_starts).round().astype(int))
+    return starts[pick]
+
+
+def _accumulators(
+    thresholds: Sequence[float], scales_px: Sequence[int], steps: int, frame_scores: bool
+) -> Accumulators:
+    return Accumulators(
+        ContingencyTable(thresholds, steps),
+        ContinuousScores(steps),
+        FractionsSkillScore(thresholds, scales_px, steps),
+        FrameScores(steps) if frame_scores else None,
+    )
+
+
+def evaluate(
+    obs: Observations,
+    methods: Sequence[Method],
+    starts: np.ndarray,
+    steps: int,
+    thresholds: Sequence[float],
+    scales_px: Sequence[int],
+    scales_label: Sequence[str],
+    *,
+    frame_scores: bool = False,
+    on_start: Callable[[int, int], Any] | None = None,
+) -> Evaluation:
+    """Score every method at every start time (index of the last input frame).
+
+    The start time whose verifying observations hold the most rain is kept
+    as ``example_start`` for the example plot.
+    """
+    scores = {m.name: _accumulators(thresholds, scales_px, steps, frame_scores) for m in methods}
+    wettest, most_rain = None, -1.0
+    for n, start in enumerate(starts):
+        observed = obs.read(np.arange(start + 1, start + 1 + steps))
+        for method in methods:
+            inputs = obs.read(np.arange(start - method.in_len + 1, start + 1))
+            scores[method.name].update(method.predict(inputs, steps), observed)
+        rain = float(np.nansum(observed))
+        if rain > most_rain:
+            wettest, most_rain = int(start), rain
+        if on_start:
+            on_start(n + 1, starts.size)
+    return Evaluation(
+        methods=list(methods),
+        scores=scores,
+        lead_times_s=[obs.timestep_s * (k + 1) for k in range(steps)],
+        thresholds=tuple(float(t) for t in thresholds),
+        scales_px=list(scales_px),
+        scales_label=list(scales_label),
+        start_times=obs.times[starts],
+        example_start=wettest,
+    )
+
+
+def example_fields(
+    obs: Observations, methods: Sequence[Method], start: int, steps: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Observation and every method's forecast for one start (for the example plot)."""
+    observed = obs.read(np.arange(start + 1, start + 1 + steps))
+    forecasts = {
+        m.name: m.predict(obs.read(np.arange(start - m.in_len + 1, start + 1)), steps)
+        for m in methods
+    }
+    return observed, forecasts
