@@ -120,6 +120,57 @@ def window_counts(events: np.ndarray, sides: Sequence[int]) -> list[np.ndarray]:
     return counts
 
 
+def event_box(events: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    """The bounding box of the events grown by ``margin`` pixels, clipped to the grid.
+
+    Outside it every window of half-side <= ``margin`` holds no event, so the
+    fractions there are 0 in both fields and add nothing to the FSS sums:
+    cropping to the box is exact and saves time for sparse (high) thresholds.
+
+    Returns:
+        Row and column slices, or None when there is no event.
+    """
+    rows = np.flatnonzero(events.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(events.any(axis=0))
+    ny, nx = events.shape
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, ny)),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, nx)),
+    )
+
+
+def fraction_sums(
+    fc_events: np.ndarray, ob_events: np.ndarray, valid: np.ndarray, sides: Sequence[int]
+) -> np.ndarray:
+    """``sum(Pf**2)``, ``sum(Po**2)``, ``sum(Pf Po)`` over the valid pixels, per window side.
+
+    Args:
+        fc_events: Boolean forecast events ``(ny, nx)``.
+        ob_events: Boolean observed events, same shape.
+        valid: Pixels to include in the sums, same shape.
+        sides: Odd window sides in pixels.
+
+    Returns:
+        float64 array ``(3, len(sides))``.
+    """
+    fc_counts = window_counts(fc_events, sides)
+    ob_counts = window_counts(ob_events, sides)
+    weight = None if valid.all() else valid.ravel()
+    sums = np.zeros((3, len(sides)))
+    for s, side in enumerate(sides):
+        # integer window counts are exact in float64; fraction = count / side**2
+        cf = fc_counts[s].astype(np.float64).ravel()
+        co = ob_counts[s].astype(np.float64).ravel()
+        if weight is not None:
+            cf *= weight
+            co *= weight
+        sums[:, s] = (np.dot(cf, cf), np.dot(co, co), np.dot(cf, co))
+        sums[:, s] /= float(side) ** 4
+    return sums
+
+
 class FractionsSkillScore:
     """Pooled FSS sums per lead time, threshold and window side.
 
@@ -164,26 +215,18 @@ class FractionsSkillScore:
         fc_ok = np.isfinite(forecast)
         ob_ok = np.isfinite(observed)
         valid = fc_ok & ob_ok
-        n_valid = np.count_nonzero(valid)
-        weight = None if n_valid == valid.size else valid.ravel()
-        self.n_valid[index] += n_valid
+        self.n_valid[index] += np.count_nonzero(valid)
         for k, threshold in enumerate(self.thresholds):
             fc_events = fc_ok & (forecast >= threshold)
             ob_events = ob_ok & (observed >= threshold)
             self.n_observed_events[index, k] += np.count_nonzero(ob_events & valid)
-            fc_counts = window_counts(fc_events, self.scales_px)
-            ob_counts = window_counts(ob_events, self.scales_px)
-            for s, side in enumerate(self.scales_px):
-                # integer window counts are exact in float64; fraction = count / side**2
-                cf = fc_counts[s].astype(np.float64).ravel()
-                co = ob_counts[s].astype(np.float64).ravel()
-                if weight is not None:
-                    cf *= weight
-                    co *= weight
-                norm = float(side) ** 4
-                self.sum_ff[index, k, s] += np.dot(cf, cf) / norm
-                self.sum_oo[index, k, s] += np.dot(co, co) / norm
-                self.sum_fo[index, k, s] += np.dot(cf, co) / norm
+            box = event_box(fc_events | ob_events, max(self.scales_px) // 2)
+            if box is None:
+                continue  # no event in either field: every fraction is 0
+            sums = fraction_sums(fc_events[box], ob_events[box], valid[box], self.scales_px)
+            self.sum_ff[index, k] += sums[0]
+            self.sum_oo[index, k] += sums[1]
+            self.sum_fo[index, k] += sums[2]
 
     def update_all(self, forecast: np.ndarray, observed: np.ndarray) -> None:
         """Add a sequence ``(n_leads, ..., ny, nx)``, lead axis first."""

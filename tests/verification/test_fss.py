@@ -50,6 +50,23 @@ def test_pooled_fields_match_pysteps_accumulation() -> None:
             assert acc.sum_fo[0, k, s] == pytest.approx(ref["sum_fct_obs"], rel=1e-12)
 
 
+def test_sparse_events_cropped_box_matches_pysteps() -> None:
+    # few events, one on the grid edge: the sums are computed on the event box only
+    rng = np.random.default_rng(8)
+    fc = np.zeros((50, 60))
+    ob = np.zeros((50, 60))
+    fc[20:23, 30:34] = 6.0
+    ob[24:26, 33:36] = 7.0
+    ob[0, 59] = 9.0
+    fc[45, 2] = 3.0 + rng.random()
+    acc = FractionsSkillScore([2.0, 8.0], SCALES, n_leads=1)
+    acc.update(0, fc, ob)
+    for k, thr in enumerate((2.0, 8.0)):
+        for s, side in enumerate(SCALES):
+            ref = fss(fc, ob, thr, side)
+            assert acc.scores()[0, k, s] == pytest.approx(ref, abs=1e-9, rel=1e-9)
+
+
 def test_window_larger_than_field_matches_pysteps() -> None:
     rng = np.random.default_rng(3)
     fc, ob = _rain(rng, (9, 13)), _rain(rng, (9, 13))
