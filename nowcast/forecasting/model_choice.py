@@ -44,35 +44,27 @@ def resolve_model(spec: str | None, runs_dir: Path = Path("runs")) -> Path:
     Raises:
         CheckpointError: when the named file or run holds no checkpoint.
     """
-    if spec == "default" or (spec is None and not _newest_run(runs_dir)):
-        if not DEFAULT_MODEL.is_file():
-            raise CheckpointError(f"the bundled default model is missing ({DEFAULT_MODEL})")
-        return DEFAULT_MODEL
-    path = Path(spec) if spec is not None else _newest_run(runs_dir)
-    assert path is not None
-    if path.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"{path} holds no best.pt or last.pt")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
-    return path
+    from nowcast.training.checkpoint import resolve_checkpoint
+
+    if spec == "default":
+        return _bundled()
+    if spec is None:
+        if not runs_dir.is_dir():
+            return _bundled()
+        try:
+            return resolve_checkpoint(runs_dir)
+        except CheckpointError:
+            return _bundled()
+    try:
+        return resolve_checkpoint(Path(spec))
+    except CheckpointError:
+        return resolve_checkpoint(Path(spec), "last")
 
 
-def _newest_run(runs_dir: Path) -> Path | None:
-    latest = runs_dir / "latest"
-    if latest.exists():
-        target = latest.resolve() if latest.is_symlink() or latest.is_dir() else None
-        if target is None:
-            target = runs_dir / latest.read_text().strip()
-        return target if target.is_dir() else None
-    runs = sorted((p for p in runs_dir.glob("*") if (p / "best.pt").is_file()), key=_mtime)
-    return runs[-1] if runs else None
-
-
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime
+def _bundled() -> Path:
+    if not DEFAULT_MODEL.is_file():
+        raise CheckpointError(f"the bundled default model is missing ({DEFAULT_MODEL})")
+    return DEFAULT_MODEL
 
 
 def sha256_of(path: Path) -> str:

@@ -301,9 +301,12 @@ def _nominal_step(times: Sequence[np.datetime64], sequences: Sequence[int], firs
     if steps.size:
         values, counts = np.unique(steps, return_counts=True)
         return int(values[np.argmax(counts)])
-    if first.bounds is not None:
+    if first.bounds is not None and first.bounds[1] == first.time:
         return int((first.bounds[1] - first.bounds[0]).astype(np.int64))
-    raise InputError("a single frame without an accumulation window: cannot tell the time step")
+    raise InputError(
+        "a single frame without an accumulation window ending at its time: "
+        "cannot tell the time step; ingest at least two frames"
+    )
 
 
 def _reordered(

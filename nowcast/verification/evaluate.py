@@ -1,0 +1,210 @@
+"""``nowcast evaluate`` as one library call: choose methods, data and starts; score; write.
+
+Defaults follow what a user expects: with no options, the newest run's best
+checkpoint is scored on the test split of the data it was trained on (the
+split is stored in the checkpoint), at every valid start time, for lead
+times up to the checkpoint's output length, against persistence and
+optical-flow extrapolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nowcast.errors import InputError
+from nowcast.forecasting.inputs import Observations, load_observations
+from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
+from nowcast.verification.fss import scales_to_pixels
+from nowcast.verification.methods import baseline_methods, forecast_file_method, model_method
+from nowcast.verification.outputs import score_rows, write_outputs
+from nowcast.verification.report import Row
+from nowcast.verification.run import (
+    Evaluation,
+    Method,
+    evaluate,
+    restrict_period,
+    thin_starts,
+    valid_starts,
+)
+
+RAIN_THRESHOLDS = (0.5, 1.0, 5.0, 10.0)
+INTENSITY_THRESHOLDS = (0.1, 0.5)
+
+
+@dataclass
+class EvaluateRequest:
+    """What the user asked for (``None`` = the documented default)."""
+
+    models: list[str] = field(default_factory=list)
+    data: Path | None = None
+    forecast: Path | None = None
+    obs: Path | None = None
+    steps: int | None = None
+    thresholds: list[float] | None = None
+    scales_km: list[float] = field(default_factory=lambda: [1.0, 5.0, 10.0, 20.0])
+    baselines: list[str] = field(default_factory=lambda: ["persistence", "extrapolation"])
+    start: np.datetime64 | None = None
+    end: np.datetime64 | None = None
+    max_starts: int = 0
+    output_dir: Path = Path("evaluation")
+    device: str = "auto"
+
+
+@dataclass
+class EvaluateResult:
+    """Scores, rows, written files and the one-line headline."""
+
+    evaluation: Evaluation
+    categorical: list[Row]
+    continuous: list[Row]
+    paths: dict[str, Path]
+    headline: str
+
+
+def _time(text: str | None) -> np.datetime64 | None:
+    return None if not text else np.datetime64(text.rstrip("Z"), "s")
+
+
+def _test_period(
+    loaded: LoadedModel,
+) -> tuple[Path | None, np.datetime64 | None, np.datetime64 | None]:
+    """Data file and time range of the test split stored in the checkpoint."""
+    split = loaded.checkpoint.get("data", {}).get("split", {}) or {}
+    test = split.get("test") or {}
+    path = Path(split["data_file"]) if split.get("data_file") else None
+    return path, _time(test.get("start")), _time(test.get("end"))
+
+
+def _model_methods(request: EvaluateRequest, device: Any) -> tuple[list[Method], list[LoadedModel]]:
+    specs = request.models or [None]
+    loaded = [load_model(resolve_model(spec), device) for spec in specs]
+    names = [
+        m.path.parent.name if m.path.name in ("best.pt", "last.pt") else m.path.stem for m in loaded
+    ]
+    if len(set(names)) < len(names):
+        names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+    return [model_method(m, device, name) for m, name in zip(loaded, names, strict=True)], loaded
+
+
+def _observations(
+    request: EvaluateRequest, loaded: list[LoadedModel]
+) -> tuple[Observations, list[str]]:
+    notes: list[str] = []
+    data, begin, end = request.data, request.start, request.end
+    if data is None:
+        data, test_begin, test_end = _test_period(loaded[0])
+        if data is None or not data.is_file():
+            raise InputError(
+                f"{loaded[0].path} names no data file that exists here; give --data DATA.nc"
+            )
+        begin = begin or test_begin
+        end = end or test_end
+        notes.append(f"test split of {data}: {begin}Z .. {end}Z")
+    obs = load_observations([str(data)])
+    for model in loaded:
+        if model.variable != obs.variable:
+            raise InputError(
+                f"{model.path} was trained on {model.variable} but {data} holds {obs.variable}"
+            )
+    return obs, notes, begin, end
+
+
+def _scales(request: EvaluateRequest, obs: Observations) -> list[int]:
+    pixel_m = obs.grid.spacing[1] if obs.grid.is_projected else 1000.0
+    return scales_to_pixels(request.scales_km, pixel_m)
+
+
+def run_evaluation(
+    request: EvaluateRequest, on_start: Callable[[int, int], Any] | None = None
+) -> EvaluateResult:
+    """Score the requested methods and write the report files into ``request.output_dir``."""
+    from nowcast.training.runtime import select_device
+
+    if request.forecast is not None:
+        return _evaluate_file(request, on_start)
+    device = select_device(request.device)
+    methods, loaded = _model_methods(request, device)
+    obs, notes, begin, end = _observations(request, loaded)
+    methods += baseline_methods(request.baselines, notes)
+    steps = request.steps or max(m.out_len for m in loaded)
+    in_len = max(m.in_len for m in methods)
+    starts = restrict_period(obs, valid_starts(obs, in_len, steps), steps, begin, end)
+    starts = thin_starts(starts, request.max_starts)
+    if starts.size == 0:
+        raise InputError(
+            f"no start time in {obs.source} has {in_len} input and {steps} verifying frames"
+        )
+    provenance = {"data": obs.source, "models": [str(m.path) for m in loaded]}
+    return _score(request, obs, methods, starts, steps, notes, provenance, on_start)
+
+
+def _evaluate_file(
+    request: EvaluateRequest, on_start: Callable[[int, int], Any] | None
+) -> EvaluateResult:
+    if request.obs is None:
+        raise InputError("--forecast needs --obs OBS.nc (the observations to score against)")
+    obs = load_observations([str(request.obs)])
+    method, start, steps = forecast_file_method(request.forecast, obs)  # type: ignore[arg-type]
+    steps = min(steps, request.steps or steps)
+    notes: list[str] = []
+    methods = [method] + baseline_methods(request.baselines, notes)
+    if start + 1 < max(m.in_len for m in methods):
+        methods = [m for m in methods if m.in_len <= start + 1]
+        notes.append("some baselines skipped: too few observed frames before the reference time")
+    provenance = {"data": obs.source, "forecast": str(request.forecast)}
+    return _score(request, obs, methods, np.array([start]), steps, notes, provenance, on_start)
+
+
+def _score(
+    request: EvaluateRequest,
+    obs: Observations,
+    methods: list[Method],
+    starts: np.ndarray,
+    steps: int,
+    notes: list[str],
+    provenance: dict[str, Any],
+    on_start: Callable[[int, int], Any] | None,
+) -> EvaluateResult:
+    thresholds = request.thresholds or list(
+        RAIN_THRESHOLDS if obs.variable == "rainfall_rate" else INTENSITY_THRESHOLDS
+    )
+    evaluation = evaluate(
+        obs,
+        methods,
+        starts,
+        steps,
+        thresholds,
+        _scales(request, obs),
+        request.scales_km,
+        frame_scores=obs.variable == "intensity",
+        on_start=on_start,
+    )
+    evaluation.notes = notes
+    paths = write_outputs(evaluation, obs, request.output_dir, provenance)
+    categorical, continuous = score_rows(evaluation)
+    return EvaluateResult(
+        evaluation, categorical, continuous, paths, headline(evaluation, categorical, continuous)
+    )
+
+
+def headline(evaluation: Evaluation, categorical: list[Row], continuous: list[Row]) -> str:
+    """One line: mean CSI at the key threshold and mean MSE over all leads, per method."""
+    thr = 1.0 if 1.0 in evaluation.thresholds else evaluation.thresholds[0]
+    parts = []
+    for method in evaluation.methods:
+        csi = [
+            r["csi"] for r in categorical if r["method"] == method.name and r["threshold"] == thr
+        ]
+        mse = [r["mse"] for r in continuous if r["method"] == method.name]
+        mean_csi, mean_mse = np.nanmean(np.array(csi, float)), np.nanmean(np.array(mse, float))
+        parts.append(f"{method.name} CSI {mean_csi:.3f} MSE {mean_mse:.3f}")
+    leads = evaluation.lead_times_s
+    return (
+        f"{evaluation.start_times.size} start times, leads {leads[0] // 60}-{leads[-1] // 60} min, "
+        f"mean over leads at >= {thr:g}: " + "; ".join(parts)
+    )

@@ -1,0 +1,148 @@
+"""The methods ``nowcast evaluate`` can compare, built from user choices.
+
+Each builder returns a :class:`~nowcast.verification.run.Method`: trained
+checkpoints, persistence, pySTEPS optical-flow extrapolation, or a forecast
+file written by any tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import netCDF4
+import numpy as np
+import torch
+
+from nowcast.errors import InputError
+from nowcast.forecasting.inputs import Observations
+from nowcast.forecasting.model_choice import LoadedModel
+from nowcast.forecasting.run import model_forecast
+from nowcast.verification.baselines import (
+    extrapolation_available,
+    extrapolation_forecast,
+    persistence_forecast,
+)
+from nowcast.verification.run import Method
+
+#: Observed frames the optical-flow baseline estimates motion from.
+EXTRAPOLATION_FRAMES = 3
+BASELINES = ("persistence", "extrapolation")
+
+
+def model_method(loaded: LoadedModel, device: torch.device, name: str | None = None) -> Method:
+    """A trained checkpoint as a method (named after its run folder by default)."""
+
+    def predict(frames: np.ndarray, steps: int) -> np.ndarray:
+        return model_forecast(loaded, frames, steps, device=device)
+
+    label = name or (
+        "convlstm" if loaded.path.parent.name in ("default", "") else loaded.path.parent.name
+    )
+    provenance = {"checkpoint": str(loaded.path), "checkpoint_sha256": loaded.sha256}
+    return Method(label, predict, loaded.in_len, provenance)
+
+
+def baseline_methods(names: Sequence[str], notes: list[str]) -> list[Method]:
+    """Persistence and/or extrapolation; a missing pySTEPS becomes a note, not an error."""
+    methods = []
+    for name in names:
+        if name not in BASELINES:
+            raise InputError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+        if name == "persistence":
+            methods.append(Method("persistence", lambda f, s: persistence_forecast(f[-1], s), 1))
+        elif extrapolation_available():
+            methods.append(
+                Method(
+                    "extrapolation",
+                    extrapolation_forecast,
+                    EXTRAPOLATION_FRAMES,
+                    {"library": "pysteps Lucas-Kanade + semi-Lagrangian"},
+                )
+            )
+        else:
+            notes.append(
+                "optical-flow extrapolation skipped: pysteps is not installed "
+                '(pip install "nowcast[baselines]")'
+            )
+    return methods
+
+
+def forecast_file_method(path: Path, obs: Observations) -> tuple[Method, int, int]:
+    """A CF forecast file (from ``nowcast forecast`` or another tool) as a method.
+
+    Returns:
+        ``(method, start_index, steps)``: the index in ``obs`` of the file's
+        reference time, and the number of lead times to score.
+
+    Raises:
+        InputError: unknown layout, another grid, or valid times not in ``obs``.
+    """
+    fields, reference, valid = _read_forecast(path, obs)
+    matches = np.searchsorted(obs.times, np.concatenate([[reference], valid]))
+    matches = np.minimum(matches, obs.times.size - 1)
+    if obs.times[matches[0]] != reference:
+        raise InputError(f"{path}: reference time {reference}Z is not an observed frame")
+    expected = obs.times[matches[0]] + np.arange(1, valid.size + 1) * np.timedelta64(
+        obs.timestep_s, "s"
+    )
+    steps = int(np.argmin(np.append(obs.times[matches[1:]] == valid, False)))
+    if steps == 0 or not np.array_equal(valid[:steps], expected[:steps]):
+        raise InputError(f"{path}: no lead time matches an observed frame at the obs cadence")
+
+    def predict(_frames: np.ndarray, n: int) -> np.ndarray:
+        return fields[:n]
+
+    return Method(path.stem, predict, 1, {"forecast_file": str(path)}), int(matches[0]), steps
+
+
+def _read_forecast(path: Path, obs: Observations) -> tuple[np.ndarray, np.datetime64, np.ndarray]:
+    try:
+        nc = netCDF4.Dataset(path)
+    except OSError as exc:
+        raise InputError(f"{path}: not a NetCDF file ({exc})") from None
+    with nc:
+        name = _forecast_variable(nc, path)
+        var = nc[name]
+        fields = np.ma.filled(var[:].astype(np.float32), np.nan)
+        valid = _times(nc["time"])
+        reference = _reference_time(nc, valid, obs)
+        units = str(getattr(var, "units", ""))
+    if fields.shape[1:] != obs.grid.shape:
+        raise InputError(
+            f"{path}: grid {fields.shape[1:]} differs from the observations' {obs.grid.shape}"
+        )
+    if obs.variable == "rainfall_rate" and units not in ("mm h-1", "mm/h", "mm hr-1"):
+        raise InputError(f"{path}: {name} is in {units!r}; expected mm h-1")
+    return fields, reference, valid
+
+
+def _forecast_variable(nc: netCDF4.Dataset, path: Path) -> str:
+    for name, var in nc.variables.items():
+        if getattr(var, "standard_name", None) in (
+            "rainfall_rate",
+            "lwe_precipitation_rate",
+        ) or name in ("rainfall_rate", "precip_intensity", "intensity"):
+            if len(var.dimensions) == 3:
+                return name
+    raise InputError(
+        f"{path}: no rainfall_rate (time, y, x) variable (found: {', '.join(nc.variables)})"
+    )
+
+
+def _times(var: Any) -> np.ndarray:
+    values = netCDF4.num2date(
+        var[:],
+        var.units,
+        getattr(var, "calendar", "standard"),
+        only_use_cftime_datetimes=False,
+        only_use_python_datetimes=True,
+    )
+    return np.array([np.datetime64(v.replace(tzinfo=None), "s") for v in np.atleast_1d(values)])
+
+
+def _reference_time(nc: netCDF4.Dataset, valid: np.ndarray, obs: Observations) -> np.datetime64:
+    if "forecast_reference_time" in nc.variables:
+        return _times(nc["forecast_reference_time"])[0]
+    return valid[0] - np.timedelta64(obs.timestep_s, "s")
