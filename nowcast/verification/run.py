@@ -67,7 +67,7 @@ class Evaluation:
     lead_times_s: list[int]
     thresholds: tuple[float, ...]
     scales_px: list[int]
-    scales_label: list[str]
+    scales_km: list[float]
     start_times: np.ndarray
     example_start: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -124,7 +124,7 @@ def evaluate(
     steps: int,
     thresholds: Sequence[float],
     scales_px: Sequence[int],
-    scales_label: Sequence[str],
+    scales_km: Sequence[float],
     *,
     frame_scores: bool = False,
     on_start: Callable[[int, int], Any] | None = None,
@@ -152,7 +152,7 @@ def evaluate(
         lead_times_s=[obs.timestep_s * (k + 1) for k in range(steps)],
         thresholds=tuple(float(t) for t in thresholds),
         scales_px=list(scales_px),
-        scales_label=list(scales_label),
+        scales_km=[float(k) for k in scales_km],
         start_times=obs.times[starts],
         example_start=wettest,
     )
