@@ -1,7 +1,7 @@
 """Configuration as plain dataclasses with defaults.
 
-Precedence is defaults < ``--config run.toml`` < preset < command-line flags
-(a preset is applied before the file so a file can refine it). The resolved
+Precedence is defaults < preset < ``--config run.toml`` < command-line flags
+(the file refines the preset; flags win over both). The resolved
 :class:`RunConfig` is stored, as a plain dict, inside every checkpoint so that
 a checkpoint alone rebuilds its model and its data transform.
 """

@@ -19,7 +19,7 @@ from nowcast.io.odim_write import write_odim
 from nowcast.io.synthetic import synthetic_frames
 
 HERE = Path(__file__).resolve().parent
-FRAMES = 48
+FRAMES = 72
 SHAPE = (96, 96)
 SEED = 7
 TIMESTEP_S = 300

@@ -19,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -27,7 +28,7 @@ from rich.progress import (
 from nowcast.errors import NowcastError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, log_path=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _state = {"debug": os.environ.get("NOWCAST_DEBUG", "") not in ("", "0")}
@@ -61,12 +62,13 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def progress(transient: bool = False) -> Progress:
-    """A rich progress bar on stderr with count, elapsed and remaining time."""
+def progress(*extra: ProgressColumn, transient: bool = False) -> Progress:
+    """A rich progress bar on stderr with count, elapsed and remaining time (+ ``extra``)."""
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *extra,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
