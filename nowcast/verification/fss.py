@@ -97,7 +97,8 @@ def window_counts(events: np.ndarray, sides: Sequence[int]) -> list[np.ndarray]:
         sides: Odd window sides in pixels.
 
     Returns:
-        One integer array ``(ny, nx)`` per side: events in the ``n x n`` window.
+        One float64 array ``(ny, nx)`` per side holding the (integer, exact)
+        number of events in the ``n x n`` window around each pixel.
     """
     ny, nx = events.shape
     pad = max(sides) // 2
@@ -109,14 +110,13 @@ def window_counts(events: np.ndarray, sides: Sequence[int]) -> list[np.ndarray]:
     np.cumsum(table, axis=1, out=table)
     counts = []
     for side in sides:
+        if side == 1:
+            counts.append(events.astype(np.float64))
+            continue
         lo = pad - side // 2
         hi = lo + side
-        counts.append(
-            table[hi : hi + ny, hi : hi + nx]
-            - table[lo : lo + ny, hi : hi + nx]
-            - table[hi : hi + ny, lo : lo + nx]
-            + table[lo : lo + ny, lo : lo + nx]
-        )
+        band = table[hi : hi + ny] - table[lo : lo + ny]  # (ny, nx + 2 pad + 1)
+        counts.append((band[:, hi : hi + nx] - band[:, lo : lo + nx]).astype(np.float64))
     return counts
 
 
@@ -157,15 +157,17 @@ def fraction_sums(
     """
     fc_counts = window_counts(fc_events, sides)
     ob_counts = window_counts(ob_events, sides)
-    weight = None if valid.all() else valid.ravel()
+    invalid = None if valid.all() else ~valid
     sums = np.zeros((3, len(sides)))
     for s, side in enumerate(sides):
-        # integer window counts are exact in float64; fraction = count / side**2
-        cf = fc_counts[s].astype(np.float64).ravel()
-        co = ob_counts[s].astype(np.float64).ravel()
-        if weight is not None:
-            cf *= weight
-            co *= weight
+        # fraction = count / side**2; the integer counts keep the sums exact
+        cf = fc_counts[s]
+        co = ob_counts[s]
+        if invalid is not None:
+            cf[invalid] = 0.0
+            co[invalid] = 0.0
+        cf = cf.ravel()
+        co = co.ravel()
         sums[:, s] = (np.dot(cf, cf), np.dot(co, co), np.dot(cf, co))
         sums[:, s] /= float(side) ** 4
     return sums
