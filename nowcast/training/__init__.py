@@ -1,0 +1,38 @@
+"""Stage 4: training (no typer or rich here; progress goes through callbacks).
+
+- :mod:`~nowcast.training.run`: :func:`train`, data file + config -> run folder.
+- :mod:`~nowcast.training.loop`: :func:`fit`, the loop itself, and :class:`Callbacks`.
+- :mod:`~nowcast.training.checkpoint`: safe, self-describing checkpoints.
+- :mod:`~nowcast.training.schedule`: learning rate as a function of the step.
+- :mod:`~nowcast.training.runtime`: device, precision, seeding, ``torch.compile``.
+- :mod:`~nowcast.training.distributed`: ``torchrun`` / DDP and sample sharding.
+- :mod:`~nowcast.training.losses`: the masked losses.
+
+The names below are imported on first use, so ``import nowcast.training.checkpoint``
+(for forecasting) does not load the data pipeline.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "train": "nowcast.training.run",
+    "fit": "nowcast.training.loop",
+    "Callbacks": "nowcast.training.loop",
+    "TrainResult": "nowcast.training.loop",
+    "TrainingDivergedError": "nowcast.training.loop",
+    "load_checkpoint": "nowcast.training.checkpoint",
+    "save_checkpoint": "nowcast.training.checkpoint",
+    "model_from_checkpoint": "nowcast.training.checkpoint",
+    "resolve_checkpoint": "nowcast.training.checkpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,275 @@
+"""Self-describing, safe, atomically written checkpoints.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists, dicts and
+``None``, so it loads with ``torch.load(path, map_location="cpu",
+weights_only=True)``: nothing in it runs code when read, and a file that would
+(a pickle calling ``os.system``, say) is refused. It holds everything needed to
+rebuild the model and its data transform without the original config file, and
+everything needed to continue training at the exact batch where it stopped:
+
+=====================  =======================================================
+key                    content
+=====================  =======================================================
+``format_version``     :data:`FORMAT_VERSION` (int)
+``nowcast_version``    package version that wrote the file
+``config``             the resolved :class:`~nowcast.config.RunConfig` as a dict
+``model``              ``{"name", "config"}``: registry name and ModelConfig dict
+``state_dict``         model weights (CPU tensors)
+``data``               ``variable``, ``units``, ``transform`` (dict), ``in_len``,
+                       ``out_len``, ``timestep_s``, ``patch_size``, ``grid`` and
+                       ``split`` (data file, windows and time ranges per split)
+``optimizer``          optimizer ``state_dict``
+``scheduler``          ``{"name", "total_steps", "lr_scale", "bad_epochs"}``
+``scaler``             GradScaler ``state_dict`` (empty unless fp16)
+``rng``                Python, NumPy, torch CPU and CUDA generator states
+``epoch``              epochs completed
+``step``               optimisation steps taken
+``batch_in_epoch``     batches of the current epoch already consumed
+``best_val_loss``      best end-of-epoch validation loss so far, or ``None``
+``history``            one metrics dict per completed epoch
+``progress``           running sums of the current epoch (loss, samples, seconds)
+=====================  =======================================================
+
+Only the first six keys are required: a checkpoint saved for inference only
+omits the training state and cannot be resumed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nowcast import __version__
+from nowcast.config import ModelConfig, RunConfig, merge
+from nowcast.errors import CheckpointError, ConfigError, NowcastError
+from nowcast.io.atomic import commit, discard, temporary_path
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "nowcast_version", "config", "model", "state_dict", "data")
+RESUME_KEYS = ("optimizer", "scheduler", "scaler", "rng", "epoch", "step", "batch_in_epoch")
+CHECKPOINT_NAMES = ("best", "last")
+_PLAIN_SCALARS = (bool, int, float, str, type(None), torch.Tensor)
+
+
+def make_header(config: RunConfig, data: dict[str, Any]) -> dict[str, Any]:
+    """The descriptive part of every checkpoint: versions, config, model and data.
+
+    Args:
+        config: The resolved run configuration.
+        data: The ``data`` section (see the module docstring).
+    """
+    return {
+        "format_version": FORMAT_VERSION,
+        "nowcast_version": __version__,
+        "config": config.to_dict(),
+        "model": {"name": config.model.name, "config": config.to_dict()["model"]},
+        "data": data,
+    }
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain model inside ``DistributedDataParallel`` and ``torch.compile`` wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):  # torch.compile's OptimizedModule
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Model weights as CPU tensors with wrapper-free names (loadable anywhere)."""
+    return {k: v.detach().cpu().clone() for k, v in unwrap_model(model).state_dict().items()}
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, then rename.
+
+    A crash or ``kill -9`` mid-write leaves the previous ``path`` intact.
+
+    Raises:
+        TypeError: when the payload holds anything but plain values and tensors
+            (it would not load with ``weights_only=True``).
+    """
+    _check_plain(payload, "payload")
+    path = Path(path)
+    tmp = temporary_path(path)
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
+        commit(tmp, path)
+    except BaseException:
+        discard(tmp)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint without running any code from it.
+
+    Raises:
+        CheckpointError: when the file is missing, truncated, unsafe (would
+            execute code or build arbitrary objects when unpickled), or not a
+            nowcast checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found")
+    try:
+        with warnings.catch_warnings():
+            # Raised for pickles written by plain `pickle`; they are refused below anyway.
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path} is not a safe nowcast checkpoint: {_unsafe_reason(exc)}"
+        ) from exc
+    except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... for corrupt files
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or not a torch file: "
+            f"{type(exc).__name__}{': ' + _first_line(exc) if str(exc) else ''})"
+        ) from exc
+    _check_layout(payload, path)
+    return payload
+
+
+def _check_layout(payload: Any, path: Path) -> None:
+    if not isinstance(payload, dict):
+        raise CheckpointError(
+            f"{path} is not a nowcast checkpoint (holds a {type(payload).__name__})"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path} is not a nowcast checkpoint (missing: {', '.join(missing)})")
+    version = payload["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version!r}; this nowcast ({__version__}) reads "
+            f"format {FORMAT_VERSION} and older; upgrade nowcast"
+        )
+
+
+def _unsafe_reason(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "unsupported" in line.lower():
+            return line.rstrip(".")
+    return "it holds objects other than tensors and plain values"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _check_plain(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"checkpoint {where} has a non-plain key {key!r}")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif not isinstance(value, _PLAIN_SCALARS):
+        raise TypeError(f"checkpoint {where} holds a {type(value).__name__}; use plain values")
+
+
+def config_from_checkpoint(ckpt: dict[str, Any]) -> RunConfig:
+    """The run configuration stored in a checkpoint, with the model section from ``ckpt["model"]``.
+
+    Raises:
+        CheckpointError: when the stored config does not fit this version of nowcast.
+    """
+    try:
+        config = RunConfig.from_dict(ckpt["config"])
+        return merge(config, {"model": ckpt["model"]["config"]})
+    except (ConfigError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"checkpoint config is not understood by this nowcast: {exc}"
+        ) from exc
+
+
+def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[nn.Module, Any, dict[str, Any]]:
+    """Rebuild the trained model, its data transform and the data description from a checkpoint.
+
+    Returns:
+        ``(model, transform, data_info)``: the model in eval mode on the CPU with
+        the stored weights, the intensity transform (``forward``/``inverse``) and
+        the checkpoint's ``data`` dict.
+
+    Raises:
+        CheckpointError: when the weights do not fit the stored architecture.
+    """
+    from nowcast.data.transforms import transform_from_dict
+    from nowcast.models import build_model
+
+    model_cfg: ModelConfig = config_from_checkpoint(ckpt).model
+    try:
+        model = build_model(model_cfg)
+        model.load_state_dict(ckpt["state_dict"])
+        transform = transform_from_dict(ckpt["data"]["transform"])
+    except (RuntimeError, KeyError, NowcastError) as exc:
+        raise CheckpointError(
+            f"checkpoint weights do not fit model {model_cfg.name!r}: {_first_line(exc)}"
+        ) from exc
+    model.eval()
+    return model, transform, dict(ckpt["data"])
+
+
+def resolve_checkpoint(path_or_rundir: Path, which: str = "best") -> Path:
+    """Find a checkpoint file from a file, a run folder or a runs folder with a ``latest`` link.
+
+    Args:
+        path_or_rundir: A ``.pt`` file; a run folder (holding ``best.pt`` and
+            ``last.pt``); or the parent of run folders, whose ``latest`` link
+            (or text file) names the newest run.
+        which: ``best`` or ``last``, used when a folder is given.
+
+    Raises:
+        ConfigError: for an unknown ``which``.
+        CheckpointError: when nothing suitable exists.
+    """
+    if which not in CHECKPOINT_NAMES:
+        raise ConfigError(f"unknown checkpoint {which!r} (known: {', '.join(CHECKPOINT_NAMES)})")
+    path = Path(path_or_rundir)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such checkpoint file or run folder")
+    candidate = path / f"{which}.pt"
+    if candidate.is_file():
+        return candidate
+    latest = _follow_latest(path)
+    if latest is not None and (latest / f"{which}.pt").is_file():
+        return latest / f"{which}.pt"
+    found = sorted(p.name for p in path.glob("*.pt"))
+    raise CheckpointError(
+        f"no {which}.pt in {path} (found: {', '.join(found) or 'no checkpoints'})"
+    )
+
+
+def _follow_latest(runs_dir: Path) -> Path | None:
+    """The run folder named by ``runs_dir/latest`` (a symlink or a one-line text file)."""
+    link = runs_dir / "latest"
+    if link.is_dir():
+        return link
+    if link.is_file():
+        target = runs_dir / link.read_text(encoding="utf-8").strip()
+        return target if target.is_dir() else None
+    return None

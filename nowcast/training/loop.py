@@ -1,0 +1,595 @@
+"""The training loop, readable top to bottom.
+
+One optimisation step per batch: forward under autocast, loss, backward
+(scaled for fp16), gradient clipping, optimizer step with the learning rate
+of :func:`~nowcast.training.schedule.lr_at`. At the end of each epoch:
+validation under ``no_grad`` in eval mode, reduce-on-plateau and early
+stopping on the validation loss, ``last.pt`` and (when the loss improved)
+``best.pt``. ``last.pt`` is also written every ``checkpoint_every`` steps.
+
+The loop prints nothing: progress goes to :class:`Callbacks`, so a CLI can
+draw bars and a test can record values.
+
+Exact resume: a checkpoint stores the weights, the optimizer and scaler
+states, every random-number state, and the position (epoch, batch). The
+sample order of an epoch is a seeded function of ``(seed, epoch)``
+(:class:`~nowcast.training.distributed.EpochSampler`), so a resumed run skips
+the batches already used and continues with the same batches, in the same
+order, as an uninterrupted run: on a CPU the final weights are bit-identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nowcast.config import TrainConfig
+from nowcast.errors import CheckpointError, ConfigError, NowcastError
+from nowcast.training import distributed
+from nowcast.training.checkpoint import RESUME_KEYS, cpu_state_dict, save_checkpoint, unwrap_model
+from nowcast.training.runtime import (
+    autocast_context,
+    configure_backends,
+    make_grad_scaler,
+    maybe_compile,
+    resolve_precision,
+    rng_state,
+    select_device,
+    set_rng_state,
+)
+from nowcast.training.schedule import check_schedule, lr_at, total_steps
+
+LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+OPTIMIZERS = ("adam", "adamw")
+PLATEAU_FACTOR = 0.5
+_PROGRESS = ("loss_sum", "samples", "seconds", "lr")  # running sums of the current epoch
+
+
+class TrainingDivergedError(NowcastError):
+    """The training loss became NaN or infinite."""
+
+
+class Callbacks:
+    """Hooks the loop calls (on rank 0 only); override the ones you need."""
+
+    def on_start(self, steps_per_epoch: int, total_steps: int) -> None:
+        """Training is about to start (or resume)."""
+
+    def on_step(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
+        """Optimisation step ``step`` (1-based) finished with this mean loss and LR."""
+
+    def on_epoch_end(self, row: dict[str, Any]) -> None:
+        """An epoch ended (``row["epoch"]`` is fractional when the run stopped mid-epoch)."""
+
+    def on_checkpoint(self, path: Path) -> None:
+        """A checkpoint file was written."""
+
+    def on_message(self, text: str) -> None:
+        """Something worth a line in the log."""
+
+
+@dataclass
+class TrainState:
+    """Where a run stands; with the weights and RNG states it defines the run exactly.
+
+    Attributes:
+        epoch: Epochs completed.
+        step: Optimisation steps taken.
+        batch_in_epoch: Batches of the current epoch already consumed.
+        best_val_loss: Best end-of-epoch validation loss, or ``None``.
+        bad_epochs: Epochs since the validation loss last improved.
+        lr_scale: Reduce-on-plateau multiplier of the scheduled learning rate.
+        history: One metrics row per completed epoch.
+        progress: Running sums of the current epoch: ``loss_sum``, ``samples``,
+            ``seconds``, and the last ``lr``.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    batch_in_epoch: int = 0
+    best_val_loss: float | None = None
+    bad_epochs: int = 0
+    lr_scale: float = 1.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    progress: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_PROGRESS, 0.0))
+
+    def to_checkpoint(self, schedule: str, total: int) -> dict[str, Any]:
+        """The checkpoint keys describing this state (plain values only)."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "batch_in_epoch": self.batch_in_epoch,
+            "best_val_loss": self.best_val_loss,
+            "history": [dict(row) for row in self.history],
+            "progress": dict(self.progress),
+            "scheduler": {
+                "name": schedule,
+                "total_steps": total,
+                "lr_scale": self.lr_scale,
+                "bad_epochs": self.bad_epochs,
+            },
+        }
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> TrainState:
+        """The state saved by :meth:`to_checkpoint`."""
+        return cls(
+            epoch=int(ckpt["epoch"]),
+            step=int(ckpt["step"]),
+            batch_in_epoch=int(ckpt["batch_in_epoch"]),
+            best_val_loss=ckpt.get("best_val_loss"),
+            bad_epochs=int(ckpt["scheduler"]["bad_epochs"]),
+            lr_scale=float(ckpt["scheduler"]["lr_scale"]),
+            history=[dict(row) for row in ckpt.get("history", [])],
+            progress={key: float(ckpt.get("progress", {}).get(key, 0.0)) for key in _PROGRESS},
+        )
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` did.
+
+    Attributes:
+        steps: Optimisation steps taken in total (including before a resume).
+        epochs: Epochs completed, fractional when the run stopped mid-epoch.
+        best_val_loss: Best end-of-epoch validation loss, or ``None``.
+        last_val_loss: The last validation loss measured, or ``None``.
+        stop_reason: ``max_epochs``, ``max_steps``, ``max_minutes`` or ``early_stopping``.
+        history: Metrics rows (the last one partial when stopped mid-epoch).
+        last_checkpoint: Path of ``last.pt`` when written.
+        best_checkpoint: Path of ``best.pt`` when written.
+        seconds: Wall-clock time of this call.
+    """
+
+    steps: int
+    epochs: float
+    best_val_loss: float | None
+    last_val_loss: float | None
+    stop_reason: str
+    history: list[dict[str, Any]]
+    last_checkpoint: Path | None
+    best_checkpoint: Path | None
+    seconds: float
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable[Any],
+    val_loader: Iterable[Any] | None,
+    cfg: TrainConfig,
+    loss_fn: LossFn,
+    *,
+    callbacks: Callbacks | None = None,
+    state: dict[str, Any] | None = None,
+    run_dir: Path | None = None,
+    meta: dict[str, Any] | None = None,
+    device: torch.device | None = None,
+) -> TrainResult:
+    """Train ``model`` with the recipe ``cfg``.
+
+    Args:
+        model: Called as ``model(x, out_len)`` on ``(B, T_in, C, H, W)`` batches.
+        train_loader: Yields dicts with ``x``, ``y`` and optionally ``mask_y``;
+            its sampler should be an :class:`~nowcast.training.distributed.EpochSampler`
+            for an exact resume.
+        val_loader: Validation batches, or ``None`` for no validation.
+        cfg: The optimisation recipe and budget.
+        loss_fn: ``loss_fn(pred, target, mask) -> scalar``.
+        callbacks: Progress hooks (called on rank 0 only).
+        state: A loaded checkpoint to resume from (weights, optimizer, RNG, position).
+        run_dir: Folder for ``last.pt``/``best.pt``; ``None`` writes no checkpoints.
+        meta: The checkpoint header (:func:`~nowcast.training.checkpoint.make_header`);
+            required with ``run_dir``.
+        device: Where to train; default from ``cfg.device``.
+
+    Raises:
+        TrainingDivergedError: when the loss becomes NaN or infinite.
+        ConfigError: for an unknown optimizer, schedule or precision.
+        CheckpointError: when ``state`` cannot be resumed from.
+    """
+    if run_dir is not None and meta is None:
+        raise ValueError("fit() needs meta (checkpoint.make_header) to write checkpoints")
+    ctx = distributed.context()
+    callbacks = (callbacks or Callbacks()) if ctx.is_main else Callbacks()
+    device = device or select_device(cfg.device)
+    configure_backends(device)
+    precision = resolve_precision(device, cfg.precision)
+    check_schedule(cfg.schedule)
+
+    model = model.to(device)
+    optimizer = make_optimizer(model, cfg)
+    scaler = make_grad_scaler(device, precision)
+    progress = TrainState() if state is None else resume_state(state, model, optimizer, scaler)
+    net = distributed.wrap_model(model, device)
+    probe = _compile_probe(val_loader, device, precision) if cfg.compile else None
+    net, note = maybe_compile(net, cfg.compile, probe)
+    if note:
+        callbacks.on_message(note)
+
+    loop = _Loop(
+        net=net,
+        model=model,
+        optimizer=optimizer,
+        scaler=scaler,
+        loss_fn=loss_fn,
+        cfg=cfg,
+        device=device,
+        precision=precision,
+        callbacks=callbacks,
+        state=progress,
+        saver=_Saver(run_dir if ctx.is_main else None, meta or {}, callbacks),
+        eval_net=model if ctx.enabled else net,
+    )
+    return loop.run(train_loader, val_loader)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, or AdamW with decoupled weight decay, over the trainable parameters.
+
+    Raises:
+        ConfigError: for an unknown optimizer or a model with nothing to train.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError(f"model {type(model).__name__} has no trainable parameters")
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    raise ConfigError(f"unknown optimizer {cfg.optimizer!r} (known: {', '.join(OPTIMIZERS)})")
+
+
+def resume_state(
+    ckpt: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+) -> TrainState:
+    """Load weights, optimizer, scaler and RNG states from ``ckpt``; return its position.
+
+    Raises:
+        CheckpointError: when the checkpoint holds no training state or does not fit.
+    """
+    missing = [key for key in RESUME_KEYS if key not in ckpt]
+    if missing:
+        raise CheckpointError(
+            f"cannot resume: the checkpoint has no training state (missing: {', '.join(missing)})"
+        )
+    try:
+        unwrap_model(model).load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"cannot resume: checkpoint does not fit the model ({reason})"
+        ) from exc
+    if scaler.is_enabled() and ckpt["scaler"]:
+        scaler.load_state_dict(ckpt["scaler"])
+    set_rng_state(ckpt["rng"])
+    return TrainState.from_checkpoint(ckpt)
+
+
+class _Saver:
+    """Writes ``last.pt``/``best.pt`` into the run folder (nothing without one)."""
+
+    def __init__(self, run_dir: Path | None, meta: dict[str, Any], callbacks: Callbacks) -> None:
+        self.run_dir = run_dir
+        self.meta = meta
+        self.callbacks = callbacks
+        self.written: dict[str, tuple[Path, int]] = {}
+
+    def save(self, name: str, payload: Callable[[], dict[str, Any]], step: int) -> None:
+        """Write ``<name>.pt`` from the (lazily built) payload."""
+        if self.run_dir is None:
+            return
+        path = save_checkpoint(self.run_dir / f"{name}.pt", {**self.meta, **payload()})
+        self.written[name] = (path, step)
+        self.callbacks.on_checkpoint(path)
+
+    def describe_last(self) -> str:
+        """Where the last good checkpoint is, for error messages."""
+        if "last" not in self.written:
+            return "no checkpoint was written before it"
+        path, step = self.written["last"]
+        return f"the last good checkpoint is {path} (step {step})"
+
+
+@dataclass
+class _Loop:
+    """The pieces of one training run; :meth:`run` is the loop."""
+
+    net: nn.Module  # what trains: the model, maybe wrapped in DDP and/or compiled
+    model: nn.Module  # the plain model (weights, eval mode, checkpoints)
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    loss_fn: LossFn
+    cfg: TrainConfig
+    device: torch.device
+    precision: str
+    callbacks: Callbacks
+    state: TrainState
+    saver: _Saver
+    eval_net: nn.Module  # DDP would sync buffers on every forward, so ranks validate without it
+    total: int = 0
+    steps_per_epoch: int = 0
+    deadline: float = math.inf
+    last_val_loss: float | None = None
+
+    def run(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None) -> TrainResult:
+        """Train until a budget runs out or early stopping triggers."""
+        cfg, state = self.cfg, self.state
+        started = time.monotonic()
+        if cfg.max_minutes > 0:
+            self.deadline = started + 60.0 * cfg.max_minutes
+        steps_per_epoch = self.steps_per_epoch = _steps_per_epoch(train_loader)
+        self.total = total_steps(cfg, steps_per_epoch)
+        self.callbacks.on_start(steps_per_epoch, self.total)
+        self.model.train()
+        partial: list[dict[str, Any]] = []
+
+        reason = self._budget_reason(over_time=False)
+        while reason is None:
+            if state.epoch >= cfg.max_epochs:
+                reason = "max_epochs"
+                break
+            reason = self._train_epoch(train_loader)
+            if state.batch_in_epoch < steps_per_epoch:  # a budget ran out mid-epoch
+                partial.append(self._stop_mid_epoch(val_loader, steps_per_epoch, reason))
+                break
+            reason = self._end_epoch(val_loader) or reason
+
+        return TrainResult(
+            steps=state.step,
+            epochs=partial[-1]["epoch"] if partial else float(state.epoch),
+            best_val_loss=state.best_val_loss,
+            last_val_loss=self.last_val_loss,
+            stop_reason=str(reason),
+            history=[*state.history, *partial],
+            last_checkpoint=self.saver.written.get("last", (None, 0))[0],
+            best_checkpoint=self.saver.written.get("best", (None, 0))[0],
+            seconds=time.monotonic() - started,
+        )
+
+    def _train_epoch(self, loader: Iterable[Any]) -> str | None:
+        """Train on the rest of the current epoch; return a stop reason if a budget ran out."""
+        state = self.state
+        tick = time.perf_counter()
+        for batch in _epoch_batches(loader, state.epoch, state.batch_in_epoch):
+            lr = lr_at(state.step, self.cfg, self.total) * state.lr_scale
+            loss, samples, over_time = self._step(batch, lr)
+            seconds, tick = time.perf_counter() - tick, time.perf_counter()
+            state.step += 1
+            state.batch_in_epoch += 1
+            _accumulate(state.progress, loss * samples, samples, seconds, lr)
+            self.callbacks.on_step(state.step, loss, lr, samples / max(seconds, 1e-9))
+            if self._checkpoint_due():
+                self._save("last")
+            reason = self._budget_reason(over_time)
+            if reason:
+                return reason
+        return None
+
+    def _step(self, batch: Any, lr: float) -> tuple[float, int, bool]:
+        """One optimisation step; returns the mean loss and sample count over all ranks."""
+        x, y, mask = _to_device(batch, self.device)  # (B, T_in, C, H, W), (B, T_out, C, H, W)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with autocast_context(self.device, self.precision):
+            pred = self.net(x, y.shape[1])  # (B, T_out, C, H, W)
+        loss = self.loss_fn(pred.float(), y, mask)
+        # The step's one CPU-GPU sync: loss for logging and the NaN check, the
+        # time budget (so every rank stops at the same step).
+        sums = torch.stack(
+            [loss.detach().float() * x.shape[0], _scalar(x.shape[0], x), _scalar(self._late(), x)]
+        )
+        loss_sum, samples, late = distributed.all_reduce_sum(sums).tolist()
+        mean_loss = loss_sum / samples
+        if not math.isfinite(mean_loss):
+            raise TrainingDivergedError(
+                f"training loss became {mean_loss} at step {self.state.step + 1} "
+                f"(epoch {self.state.epoch + 1}); {self.saver.describe_last()}; "
+                "try a lower train.lr, a train.grad_clip or precision fp32"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return mean_loss, int(samples), late > 0
+
+    @torch.no_grad()
+    def _validate(self, loader: Iterable[Any] | None) -> float | None:
+        """Mean validation loss over all ranks' validation windows, or ``None`` without any."""
+        if loader is None:
+            return None
+        self.model.eval()
+        sums = torch.zeros(2, device=self.device)  # (loss x samples, samples)
+        for batch in loader:
+            x, y, mask = _to_device(batch, self.device)
+            with autocast_context(self.device, self.precision):
+                pred = self.eval_net(x, y.shape[1])
+            loss = self.loss_fn(pred.float(), y, mask)
+            sums += torch.stack([loss.float() * x.shape[0], _scalar(x.shape[0], x)])
+        self.model.train()
+        loss_sum, count = distributed.all_reduce_sum(sums).tolist()
+        self.last_val_loss = loss_sum / count if count else None
+        return self.last_val_loss
+
+    def _end_epoch(self, val_loader: Iterable[Any] | None) -> str | None:
+        """Validate, track the best loss, adjust the LR, save; maybe stop early."""
+        cfg, state = self.cfg, self.state
+        val_loss = self._validate(val_loader)
+        improved = val_loss is not None and (
+            state.best_val_loss is None or val_loss < state.best_val_loss
+        )
+        if improved:
+            state.best_val_loss, state.bad_epochs = val_loss, 0
+        elif val_loss is not None:
+            state.bad_epochs += 1
+            if cfg.plateau_patience and state.bad_epochs % cfg.plateau_patience == 0:
+                state.lr_scale *= PLATEAU_FACTOR
+                self.callbacks.on_message(
+                    f"validation loss flat for {state.bad_epochs} epochs: "
+                    f"learning rate scaled to x{state.lr_scale:g}"
+                )
+        row = self._row(float(state.epoch + 1), val_loss)
+        state.history.append(row)
+        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+        state.progress = dict.fromkeys(_PROGRESS, 0.0)
+        self.callbacks.on_epoch_end(row)
+        self._save("last")
+        if improved:
+            self._save("best")
+        if cfg.early_stopping and state.bad_epochs >= cfg.early_stopping:
+            self.callbacks.on_message(
+                f"early stopping: no validation improvement for {state.bad_epochs} epochs"
+            )
+            return "early_stopping"
+        return None
+
+    def _stop_mid_epoch(
+        self, val_loader: Iterable[Any] | None, steps_per_epoch: int, reason: str | None
+    ) -> dict[str, Any]:
+        """Save the exact position, then report a validation loss for the partial epoch.
+
+        The training state is left untouched (no best-loss or plateau update),
+        so a resumed run continues exactly like an uninterrupted one. ``best.pt``
+        is written only if no epoch has ended yet, so every run has one.
+        """
+        state = self.state
+        self._save("last")
+        val_loss = self._validate(val_loader)
+        row = self._row(round(state.epoch + state.batch_in_epoch / steps_per_epoch, 4), val_loss)
+        self.callbacks.on_epoch_end(row)
+        if val_loss is not None and state.best_val_loss is None:
+            self._save("best")
+        self.callbacks.on_message(
+            f"stopped ({reason}) at step {state.step}, batch {state.batch_in_epoch}/"
+            f"{steps_per_epoch} of epoch {state.epoch + 1}; resuming from last.pt continues there"
+        )
+        return row
+
+    def _row(self, epoch: float, val_loss: float | None) -> dict[str, Any]:
+        """One metrics row from the running sums of the current epoch."""
+        p = self.state.progress
+        return {
+            "epoch": epoch,
+            "step": self.state.step,
+            "train_loss": p["loss_sum"] / p["samples"] if p["samples"] else None,
+            "val_loss": val_loss,
+            "lr": p["lr"],
+            "seconds": p["seconds"],
+            "samples_per_s": p["samples"] / p["seconds"] if p["seconds"] else 0.0,
+        }
+
+    def _save(self, name: str) -> None:
+        self.saver.save(name, self._payload, self.state.step)
+
+    def _payload(self) -> dict[str, Any]:
+        """Everything besides the header that a resume needs (plain values only)."""
+        return {
+            "state_dict": cpu_state_dict(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            **self.state.to_checkpoint(self.cfg.schedule, self.total),
+        }
+
+    def _checkpoint_due(self) -> bool:
+        """Every ``checkpoint_every`` steps, except at an epoch's end (saved after validation)."""
+        every, state = self.cfg.checkpoint_every, self.state
+        return (
+            bool(every) and state.step % every == 0 and state.batch_in_epoch < self.steps_per_epoch
+        )
+
+    def _late(self) -> bool:
+        return time.monotonic() > self.deadline
+
+    def _budget_reason(self, over_time: bool) -> str | None:
+        if self.cfg.max_steps and self.state.step >= self.cfg.max_steps:
+            return "max_steps"
+        return "max_minutes" if over_time else None
+
+
+def _accumulate(
+    progress: dict[str, float], loss_sum: float, samples: int, seconds: float, lr: float
+) -> None:
+    progress["loss_sum"] += loss_sum
+    progress["samples"] += samples
+    progress["seconds"] += seconds
+    progress["lr"] = lr
+
+
+def _scalar(value: float, like: Tensor) -> Tensor:
+    return torch.tensor(float(value), device=like.device)
+
+
+def _to_device(batch: Any, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """``(x, y, mask)`` of a batch (a dict from the dataset, or a tuple) on ``device``.
+
+    Without a mask every target pixel counts.
+    """
+    if isinstance(batch, dict):
+        x, y, mask = batch["x"], batch["y"], batch.get("mask_y")
+    else:
+        x, y, mask = (*batch, None)[:3]
+    asynchronous = device.type == "cuda"  # pinned host memory -> GPU copies overlap compute
+    x = x.to(device, non_blocking=asynchronous)
+    y = y.to(device, non_blocking=asynchronous)
+    if mask is None:
+        return x, y, torch.ones_like(y, dtype=torch.bool)
+    return x, y, mask.to(device, non_blocking=asynchronous)
+
+
+def _epoch_batches(loader: Iterable[Any], epoch: int, skip: int) -> Iterator[Any]:
+    """The batches of epoch ``epoch``, from batch ``skip`` on (a resume continues mid-epoch).
+
+    With an :class:`EpochSampler` the skipped windows are never loaded;
+    other loaders are iterated and the first ``skip`` batches dropped.
+    """
+    dataset = getattr(loader, "dataset", None)
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)  # the dataset's augmentation stream follows the epoch
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, distributed.EpochSampler):
+        sampler.set_epoch(epoch, start=skip * int(getattr(loader, "batch_size", 1) or 1))
+        return iter(loader)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    return itertools.islice(iter(loader), skip, None)
+
+
+def _compile_probe(
+    loader: Iterable[Any] | None, device: torch.device, precision: str
+) -> Callable[[nn.Module], Any] | None:
+    """A call of the model on the first validation sample, to compile before training."""
+    dataset = getattr(loader, "dataset", None)
+    if dataset is None or len(dataset) == 0:
+        return None
+    sample = dataset[0]
+    x = sample["x"][None].to(device)  # (1, T_in, C, H, W)
+    out_len = int(sample["y"].shape[0])
+
+    def probe(model: nn.Module) -> Any:
+        with autocast_context(device, precision):
+            return model(x, out_len)
+
+    return probe
+
+
+def _steps_per_epoch(loader: Iterable[Any]) -> int:
+    """Batches in one full epoch (the sampler's resume offset aside)."""
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, distributed.EpochSampler):
+        sampler.set_epoch(sampler.epoch)
+    return len(loader)  # type: ignore[arg-type]

@@ -1,0 +1,371 @@
+"""The library entry point of ``nowcast train``: canonical file + config -> run folder.
+
+:func:`train` reads the data file's variable and cadence, cuts windows into
+train/val/test splits, builds the loaders, the model and the loss, runs
+:func:`~nowcast.training.loop.fit` and leaves a self-contained run folder::
+
+    runs/<name>/
+        config.toml    resolved configuration (reload with --config)
+        metrics.csv    one row per epoch: epoch, step, train_loss, val_loss, lr,
+                       seconds, samples_per_s
+        train.log      plain-text log (messages, epochs, checkpoints)
+        last.pt        latest state, for --resume
+        best.pt        weights with the best validation loss, for forecasting
+    runs/latest        symlink (or a one-line text file) naming the newest run
+
+Under ``torchrun`` every process calls :func:`train`; rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from nowcast.config import RunConfig, to_toml
+from nowcast.data.dataset import CanonicalWindows, windows_for
+from nowcast.data.transforms import make_transform
+from nowcast.data.windows import SPLITS
+from nowcast.errors import CheckpointError, ConfigError, OutputExistsError
+from nowcast.io.canonical import CanonicalFile, open_canonical
+from nowcast.models import build_model
+from nowcast.training import distributed
+from nowcast.training.checkpoint import (
+    config_from_checkpoint,
+    load_checkpoint,
+    make_header,
+    resolve_checkpoint,
+)
+from nowcast.training.distributed import EpochSampler, SubsetSampler
+from nowcast.training.loop import Callbacks, TrainResult, fit
+from nowcast.training.losses import make_loss
+from nowcast.training.runtime import seed_everything
+
+METRIC_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds", "samples_per_s")
+#: Train settings that change the batches or the maths: a resume that changes
+#: them continues fine but no longer matches an uninterrupted run.
+_RESUME_SENSITIVE = ("seed", "batch_size", "samples_per_epoch", "lr", "schedule", "optimizer")
+
+
+def train(
+    data_path: Path,
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    resume: Path | None = None,
+    callbacks: Callbacks | None = None,
+) -> TrainResult:
+    """Train on a canonical file and write the run folder ``run_dir``.
+
+    Args:
+        data_path: Canonical NetCDF file (``nowcast ingest`` output).
+        config: Resolved configuration. ``data.variable`` and ``data.timestep_s``
+            are taken from the file.
+        run_dir: Output folder (created); its parent gets the ``latest`` link.
+        resume: ``last.pt`` (or its run folder) to continue from. Its model and
+            data settings win over ``config``; ``config.train`` applies (so
+            budgets can be raised).
+        callbacks: Progress hooks (rank 0 only).
+
+    Raises:
+        CheckpointError: when ``resume`` is unusable or was trained on another variable.
+        OutputExistsError: when ``run_dir`` already holds checkpoints and no resume is asked.
+        ConfigError: when a split has no windows or a setting is invalid.
+    """
+    ctx, device = distributed.setup(config.train.device)
+    try:
+        return _train(Path(data_path), config, Path(run_dir), resume, callbacks, ctx, device)
+    finally:
+        distributed.teardown()
+
+
+def _train(
+    data_path: Path,
+    config: RunConfig,
+    run_dir: Path,
+    resume: Path | None,
+    callbacks: Callbacks | None,
+    ctx: distributed.DistContext,
+    device: torch.device,
+) -> TrainResult:
+    source = open_canonical(data_path)
+    notes: list[str] = []
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resolve_checkpoint(resume, "last"))
+        config = _resume_config(config, ckpt, source, notes)
+    else:
+        _refuse_existing_run(run_dir)
+        config = _config_for_file(config, source, notes)
+
+    splits = {name: windows_for(data_path, config.data, name, config.train.seed) for name in SPLITS}
+    _check_splits(splits, data_path, config)
+    train_loader, val_loader = _loaders(data_path, splits, config, device, ctx)
+    seed_everything(config.train.seed)  # the same initial weights for the same seed
+    model = build_model(config.model)
+    transform = make_transform(config.data)
+    loss_fn = make_loss(config.train.loss, transform)
+    meta = make_header(config, _data_info(source, config, splits, transform.to_dict()))
+
+    logger = _RunFiles(run_dir, callbacks, ckpt["history"] if ckpt else []) if ctx.is_main else None
+    if logger is not None:
+        logger.start(config, data_path, notes, ctx)
+    distributed.barrier()  # the run folder exists before anyone writes into it
+    result = fit(
+        model,
+        train_loader,
+        val_loader,
+        config.train,
+        loss_fn,
+        callbacks=logger,
+        state=ckpt,
+        run_dir=run_dir,
+        meta=meta,
+        device=device,
+    )
+    if logger is not None:
+        logger.finish(result)
+        update_latest(run_dir)
+    return result
+
+
+def _refuse_existing_run(run_dir: Path) -> None:
+    existing = [name for name in ("last.pt", "best.pt") if (run_dir / name).exists()]
+    if existing:
+        raise OutputExistsError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); "
+            "choose another run folder or resume it"
+        )
+
+
+def _config_for_file(config: RunConfig, source: CanonicalFile, notes: list[str]) -> RunConfig:
+    """Take the variable and the cadence from the data file."""
+    if config.data.variable != source.variable:
+        notes.append(f"data.variable set to {source.variable!r} from {source.path.name}")
+    data = dataclasses.replace(
+        config.data, variable=source.variable, timestep_s=int(source.timestep_s)
+    )
+    return dataclasses.replace(config, data=data)
+
+
+def _resume_config(
+    config: RunConfig, ckpt: dict[str, Any], source: CanonicalFile, notes: list[str]
+) -> RunConfig:
+    """Model and data settings from the checkpoint, training settings from ``config``."""
+    stored = config_from_checkpoint(ckpt)
+    variable = ckpt["data"]["variable"]
+    if variable != source.variable:
+        raise CheckpointError(
+            f"the checkpoint was trained on {variable} but {source.path} holds {source.variable}"
+        )
+    if int(source.timestep_s) != stored.data.timestep_s:
+        notes.append(
+            f"{source.path.name} has a {source.timestep_s} s cadence; the checkpoint was "
+            f"trained at {stored.data.timestep_s} s"
+        )
+    for key in _RESUME_SENSITIVE:
+        old, new = getattr(stored.train, key), getattr(config.train, key)
+        if old != new:
+            notes.append(
+                f"resume: train.{key} changed from {old!r} to {new!r}; the run will not "
+                "match an uninterrupted one"
+            )
+    return RunConfig(model=stored.model, data=stored.data, train=config.train)
+
+
+def _check_splits(splits: dict[str, np.ndarray], data_path: Path, config: RunConfig) -> None:
+    window = config.data.in_len + config.data.out_len
+    for name in ("train", "val"):
+        if len(splits[name]) == 0:
+            raise ConfigError(
+                f"{data_path} gives no {name} windows of {window} frames "
+                f"(data.in_len + data.out_len); use a longer file, shorter windows or a "
+                "larger data.val_fraction"
+            )
+
+
+def _loaders(
+    data_path: Path,
+    splits: dict[str, np.ndarray],
+    config: RunConfig,
+    device: torch.device,
+    ctx: distributed.DistContext,
+) -> tuple[DataLoader, DataLoader]:
+    """Training loader with a seeded, resumable order; validation loader on a fixed subset."""
+    data, train_cfg = config.data, config.train
+    patch = config.model.patch_size
+    train_set = CanonicalWindows(
+        data_path, splits["train"], data, patch, train=True, seed=train_cfg.seed
+    )
+    val_set = CanonicalWindows(
+        data_path, splits["val"], data, patch, train=False, seed=train_cfg.seed
+    )
+    options: dict[str, Any] = {
+        "batch_size": train_cfg.batch_size,
+        "num_workers": train_cfg.num_workers,
+        "pin_memory": device.type == "cuda",
+    }
+    train_sampler = EpochSampler(len(train_set), train_cfg.samples_per_epoch, train_cfg.seed, ctx)
+    val_sampler = SubsetSampler(len(val_set), train_cfg.val_samples, train_cfg.seed, ctx)
+    # Own generators: creating a loader iterator then draws nothing from the
+    # global RNG, which would otherwise differ between a resumed and a plain run.
+    return (
+        DataLoader(
+            train_set, sampler=train_sampler, generator=_generator(train_cfg.seed), **options
+        ),
+        DataLoader(val_set, sampler=val_sampler, generator=_generator(train_cfg.seed), **options),
+    )
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _data_info(
+    source: CanonicalFile,
+    config: RunConfig,
+    splits: dict[str, np.ndarray],
+    transform: dict[str, Any],
+) -> dict[str, Any]:
+    """The checkpoint's ``data`` section: what the model reads and which data trained it."""
+    data = config.data
+    ny, nx = source.grid.shape
+    return {
+        "variable": source.variable,
+        "units": source.units,
+        "transform": transform,
+        "in_len": data.in_len,
+        "out_len": data.out_len,
+        "timestep_s": data.timestep_s,
+        "patch_size": config.model.patch_size,
+        "grid": {"ny": ny, "nx": nx, "description": source.grid.describe()},
+        "split": {
+            "data_file": str(source.path.resolve()),
+            "method": "sequence" if source.sequence is not None else "time",
+            "fractions": [
+                1.0 - data.val_fraction - data.test_fraction,
+                data.val_fraction,
+                data.test_fraction,
+            ],
+            **{name: _split_summary(source, starts, data) for name, starts in splits.items()},
+        },
+    }
+
+
+def _split_summary(source: CanonicalFile, starts: np.ndarray, data: Any) -> dict[str, Any]:
+    """Window count and the time range (first to last frame, UTC ISO) of one split."""
+    if len(starts) == 0:
+        return {"windows": 0, "start": None, "end": None}
+    starts = np.asarray(starts, dtype=np.int64).reshape(len(starts), -1)
+    first = starts[:, 0]
+    stride = starts[:, 1] if starts.shape[1] > 1 else np.ones_like(first)
+    last = first + (data.in_len + data.out_len - 1) * stride
+    return {
+        "windows": int(len(starts)),
+        "start": f"{source.times[first.min()]}Z",
+        "end": f"{source.times[last.max()]}Z",
+    }
+
+
+class _RunFiles(Callbacks):
+    """Rank 0's bookkeeping: ``config.toml``, ``train.log``, ``metrics.csv``; forwards hooks."""
+
+    def __init__(
+        self, run_dir: Path, inner: Callbacks | None, history: list[dict[str, Any]]
+    ) -> None:
+        self.run_dir = run_dir
+        self.inner = inner or Callbacks()
+        self.rows = [dict(row) for row in history]
+        self.log_every = 1
+
+    def start(self, config: RunConfig, data_path: Path, notes: list[str], ctx: Any) -> None:
+        """Create the folder, write the resolved config and the log's first lines."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _write_text(self.run_dir / "config.toml", to_toml(config))
+        self.on_message(f"training on {data_path} with {ctx.world_size} process(es)")
+        for note in notes:
+            self.on_message(note)
+        self._write_metrics()
+
+    def finish(self, result: TrainResult) -> None:
+        """Log the outcome."""
+        best = "none" if result.best_val_loss is None else f"{result.best_val_loss:.6g}"
+        self.on_message(
+            f"finished ({result.stop_reason}) after {result.steps} steps in "
+            f"{result.seconds:.1f} s; best val_loss {best}"
+        )
+
+    def on_start(self, steps_per_epoch: int, total_steps: int) -> None:
+        self.log_every = max(1, steps_per_epoch // 10)
+        self._log(f"{steps_per_epoch} steps per epoch, at most {total_steps} steps")
+        self.inner.on_start(steps_per_epoch, total_steps)
+
+    def on_step(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
+        if step % self.log_every == 0:
+            self._log(f"step {step} loss {loss:.6g} lr {lr:.3g} {samples_per_s:.1f} samples/s")
+        self.inner.on_step(step, loss, lr, samples_per_s)
+
+    def on_epoch_end(self, row: dict[str, Any]) -> None:
+        self.rows.append(dict(row))
+        self._write_metrics()
+        self._log(" ".join(f"{key} {_format(row[key])}" for key in METRIC_COLUMNS))
+        self.inner.on_epoch_end(row)
+
+    def on_checkpoint(self, path: Path) -> None:
+        self._log(f"saved {path.name}")
+        self.inner.on_checkpoint(path)
+
+    def on_message(self, text: str) -> None:
+        self._log(text)
+        self.inner.on_message(text)
+
+    def _log(self, text: str) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(self.run_dir / "train.log", "a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {text}\n")
+
+    def _write_metrics(self) -> None:
+        lines = [",".join(METRIC_COLUMNS)]
+        lines += [",".join(_format(row.get(key)) for key in METRIC_COLUMNS) for row in self.rows]
+        _write_text(self.run_dir / "metrics.csv", "\n".join(lines) + "\n")
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
+    return str(value)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def update_latest(run_dir: Path) -> Path:
+    """Point ``<parent>/latest`` at ``run_dir``: a relative symlink, else a text file.
+
+    Returns:
+        The path of the ``latest`` entry.
+    """
+    run_dir = Path(run_dir)
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / ".latest.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        tmp.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:  # no symlinks here (some Windows set-ups, some mounts)
+        tmp.write_text(run_dir.name + "\n", encoding="utf-8")
+    if link.is_dir() and not link.is_symlink():
+        tmp.unlink()
+        raise OutputExistsError(f"{link} is a folder; cannot point it at the newest run")
+    os.replace(tmp, link)
+    return link
