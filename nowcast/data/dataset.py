@@ -1,0 +1,251 @@
+"""Training samples read lazily from a canonical NetCDF file.
+
+The file is opened on the first :meth:`CanonicalWindows.__getitem__` of each
+process, so the dataset pickles into DataLoader workers and a file larger
+than memory works: each sample reads only its window's frames and, with a
+crop, only the cropped rows and columns. Samples use the layout ``TCHW``
+(``C = 1``); the DataLoader adds ``B``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import netCDF4
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from nowcast.config import DataConfig
+from nowcast.data.patches import pad_to_multiple
+from nowcast.data.transforms import make_transform
+from nowcast.data.windows import SPLITS, split_by_sequence, split_by_time, valid_window_starts
+from nowcast.errors import CanonicalDataError, ConfigError
+from nowcast.io.canonical import open_canonical
+
+
+def _as_pairs(starts: np.ndarray) -> np.ndarray:
+    """``(N,)`` start indices or ``(N, 2)`` pairs -> ``(N, 2)`` ``(index, time_stride)``."""
+    starts = np.asarray(starts, dtype=np.int64)
+    if starts.ndim == 1:
+        return np.stack([starts, np.ones_like(starts)], axis=1)
+    if starts.ndim != 2 or starts.shape[1] != 2:
+        raise ValueError(f"starts must be (N,) or (N, 2), got shape {starts.shape}")
+    return starts
+
+
+class CanonicalWindows(Dataset[dict[str, Tensor]]):
+    """Windows of a canonical file as ``x``, ``y`` and ``mask_y`` tensors.
+
+    Sample ``i`` is the window starting at frame ``starts[i, 0]`` with frames
+    ``starts[i, 1]`` apart (its time stride). Frames go through the config's
+    intensity transform; a random ``cfg.crop`` square is cut (or, with
+    ``crop = 0``, the whole frame is padded to a multiple of ``patch_size``);
+    in training, random flips and, for square samples, 90-degree rotations
+    follow. The randomness of sample ``i`` depends only on ``(seed, epoch, i)``
+    (validation ignores the epoch), so runs are reproducible with any number
+    of workers.
+
+    Returns per sample ``x`` ``(in_len, 1, H, W)`` float32, ``y``
+    ``(out_len, 1, H, W)`` float32, ``mask_y`` ``(out_len, 1, H, W)`` bool (the
+    target is a real observation: finite and not padding), and the ints
+    ``start`` and ``time_stride``. NaN in ``x`` and ``y`` becomes 0.
+
+    Args:
+        path: Canonical NetCDF file.
+        starts: ``(N, 2)`` ``(index, time_stride)`` pairs (see :func:`windows_for`)
+            or ``(N,)`` indices at time stride 1.
+        cfg: Lengths, crop, flips, variable and transform.
+        patch_size: The model's patch size (crops and padding are multiples of it).
+        train: Apply flips/rotations and vary the randomness with the epoch.
+        seed: Base seed of the per-sample randomness.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        starts: np.ndarray,
+        cfg: DataConfig,
+        patch_size: int,
+        train: bool,
+        seed: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self.starts = _as_pairs(starts)
+        self.cfg = cfg
+        self.patch_size = patch_size
+        self.train = train
+        self.seed = seed
+        self.epoch = 0
+        self.transform = make_transform(cfg)
+        self.shape = self._grid_shape()
+        self._check_crop()
+        self._nc: netCDF4.Dataset | None = None
+        self._pid: int | None = None
+
+    def _grid_shape(self) -> tuple[int, int]:
+        """``(ny, nx)`` of the variable, read once and closed (nothing held open)."""
+        try:
+            with netCDF4.Dataset(self.path) as nc:
+                if self.cfg.variable not in nc.variables:
+                    raise ConfigError(
+                        f"{self.path} has no variable {self.cfg.variable!r} "
+                        f"(found: {', '.join(nc.variables)}); set data.variable"
+                    )
+                var = nc[self.cfg.variable]
+                if var.dimensions != ("time", "y", "x"):
+                    raise CanonicalDataError(
+                        f"{self.path}: {self.cfg.variable} has dimensions {var.dimensions}, "
+                        "expected (time, y, x)"
+                    )
+                return int(var.shape[1]), int(var.shape[2])
+        except OSError as exc:
+            raise CanonicalDataError(f"{self.path}: cannot open as NetCDF ({exc})") from exc
+
+    def _check_crop(self) -> None:
+        crop, p = self.cfg.crop, self.patch_size
+        if crop < 0 or crop % p:
+            raise ConfigError(
+                f"data.crop must be 0 or a multiple of the patch size {p}, got {crop}"
+            )
+        if crop > min(self.shape):
+            raise ConfigError(
+                f"data.crop {crop} is larger than the grid {self.shape[0]}x{self.shape[1]}"
+            )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops/flips of training samples for a new epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the open file handle (each worker opens its own)."""
+        state = self.__dict__.copy()
+        state["_nc"] = None
+        state["_pid"] = None
+        return state
+
+    def close(self) -> None:
+        """Close this process's file handle, if open."""
+        if self._nc is not None and self._pid == os.getpid():
+            self._nc.close()
+        self._nc = None
+        self._pid = None
+
+    def _file(self) -> netCDF4.Dataset:
+        """The file handle of this process, opened on first use."""
+        if self._nc is None or self._pid != os.getpid():
+            self._nc = netCDF4.Dataset(self.path)
+            self._pid = os.getpid()
+        return self._nc
+
+    def _rng(self, index: int) -> np.random.Generator:
+        epoch = self.epoch if self.train else 0
+        return np.random.default_rng([self.seed, epoch, index])
+
+    def _read(self, index: int, rng: np.random.Generator) -> np.ndarray:
+        """The window's frames ``(T, h, w)`` in mm/h (or intensity), NaN = no data."""
+        start, time_stride = (int(v) for v in self.starts[index])
+        window = self.cfg.in_len + self.cfg.out_len
+        stop = start + (window - 1) * time_stride + 1
+        ny, nx = self.shape
+        crop = self.cfg.crop
+        y0 = int(rng.integers(0, ny - crop + 1)) if crop else 0
+        x0 = int(rng.integers(0, nx - crop + 1)) if crop else 0
+        rows = slice(y0, y0 + crop) if crop else slice(None)
+        cols = slice(x0, x0 + crop) if crop else slice(None)
+        data = self._file()[self.cfg.variable][start:stop:time_stride, rows, cols]
+        return np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """Sample ``index``: ``x``, ``y``, ``mask_y``, ``start``, ``time_stride``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"sample {index} out of range for {len(self)} windows")
+        rng = self._rng(index)
+        raw = self._read(index, rng)  # (T, h, w)
+        frames = torch.from_numpy(self.transform.forward(raw)).unsqueeze(1)  # (T, 1, h, w)
+        valid = torch.from_numpy(np.isfinite(raw)).unsqueeze(1)  # (T, 1, h, w)
+        frames = torch.nan_to_num(frames, nan=0.0)
+        frames, pads = pad_to_multiple(frames, self.patch_size)
+        if pads != (0, 0):
+            valid = torch.nn.functional.pad(valid, (0, pads[1], 0, pads[0]), value=False)
+        frames, valid = self._augment(frames, valid, rng)
+        n_in = self.cfg.in_len
+        return {
+            "x": frames[:n_in].contiguous(),
+            "y": frames[n_in:].contiguous(),
+            "mask_y": valid[n_in:].contiguous(),
+            "start": int(self.starts[index, 0]),
+            "time_stride": int(self.starts[index, 1]),
+        }
+
+    def _augment(
+        self, frames: Tensor, valid: Tensor, rng: np.random.Generator
+    ) -> tuple[Tensor, Tensor]:
+        """Random flips and quarter turns of ``(T, 1, H, W)`` frames and mask (training only)."""
+        flip_y, flip_x = rng.random(2) < 0.5
+        turns = int(rng.integers(0, 4))
+        if not (self.train and self.cfg.flips):
+            return frames, valid
+        dims = [d for d, flip in ((-2, flip_y), (-1, flip_x)) if flip]
+        if dims:
+            frames, valid = frames.flip(dims), valid.flip(dims)
+        if turns and frames.shape[-1] == frames.shape[-2]:
+            frames = torch.rot90(frames, turns, dims=(-2, -1))
+            valid = torch.rot90(valid, turns, dims=(-2, -1))
+        return frames, valid
+
+
+def windows_for(path: Path, cfg: DataConfig, split: str, seed: int = 0) -> np.ndarray:
+    """Valid ``(index, time_stride)`` windows of one split of a canonical file.
+
+    Windows hold ``cfg.in_len + cfg.out_len`` frames and never span a gap or,
+    when the file has a ``sequence`` coordinate, two sequences. Files with
+    sequences (Moving MNIST) are split by whole sequences (shuffled with
+    ``seed``); others by contiguous time blocks with a buffer
+    (:func:`~nowcast.data.windows.split_by_time`). The time strides of
+    ``cfg.time_strides`` are augmentation and apply to ``train`` only;
+    ``val`` and ``test`` use the native cadence (time stride 1), the task the
+    model is evaluated on.
+
+    Args:
+        path: Canonical NetCDF file.
+        cfg: Lengths, stride, time strides and split fractions.
+        split: ``train``, ``val`` or ``test``.
+        seed: Seed of the sequence shuffle (ignored for time splits).
+
+    Returns:
+        ``(N, 2)`` int64 ``(index, time_stride)`` pairs.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    fractions = (1.0 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction)
+    if min(fractions) < 0:
+        raise ConfigError(
+            f"data.val_fraction + data.test_fraction must be <= 1, got {fractions[1]} + "
+            f"{fractions[2]}"
+        )
+    meta = open_canonical(path)
+    if meta.variable != cfg.variable:
+        raise ConfigError(f"{path} holds {meta.variable!r}, but data.variable is {cfg.variable!r}")
+    window = cfg.in_len + cfg.out_len
+    strides = cfg.time_strides if split == "train" else (1,)
+    if not strides or min(strides) < 1 or cfg.stride < 1:
+        raise ConfigError(
+            f"data.stride and data.time_strides must be >= 1, got {cfg.stride} and {strides}"
+        )
+    pairs = []
+    for time_stride in strides:
+        starts = valid_window_starts(
+            meta.times, window, meta.timestep_s, meta.sequence, cfg.stride, time_stride
+        )
+        pairs.append(np.stack([starts, np.full_like(starts, time_stride)], axis=1))  # (n, 2)
+    all_pairs = np.concatenate(pairs)
+    if meta.sequence is not None:
+        return split_by_sequence(meta.sequence, all_pairs, fractions, seed)[split]
+    return split_by_time(meta.times, all_pairs, window, fractions)[split]
