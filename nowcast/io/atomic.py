@@ -32,8 +32,19 @@ def temporary_path(path: Path) -> Path:
     return Path(name)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def commit(tmp: Path, path: Path) -> None:
-    """Move the finished temporary file onto the target name (atomic on POSIX)."""
+    """Move the finished temporary file onto the target name (atomic on POSIX).
+
+    ``mkstemp`` creates owner-only files; the result gets the usual
+    permissions of a new file (``0666`` less the umask).
+    """
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
 
 
