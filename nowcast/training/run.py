@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from nowcast.config import RunConfig, to_toml
+from nowcast.config import RunConfig, merge, to_toml
 from nowcast.data.dataset import CanonicalWindows, windows_for
 from nowcast.data.transforms import make_transform
 from nowcast.data.windows import SPLITS
@@ -50,7 +50,20 @@ from nowcast.training.runtime import seed_everything
 METRIC_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds", "samples_per_s")
 #: Train settings that change the batches or the maths: a resume that changes
 #: them continues fine but no longer matches an uninterrupted run.
-_RESUME_SENSITIVE = ("seed", "batch_size", "samples_per_epoch", "lr", "schedule", "optimizer")
+_RESUME_SENSITIVE = (
+    "seed",
+    "batch_size",
+    "samples_per_epoch",
+    "lr",
+    "schedule",
+    "warmup_steps",
+    "optimizer",
+    "weight_decay",
+    "loss",
+    "grad_clip",
+    "max_steps",
+    "max_epochs",
+)
 
 
 def train(
@@ -169,14 +182,27 @@ def _resume_config(
             f"{source.path.name} has a {source.timestep_s} s cadence; the checkpoint was "
             f"trained at {stored.data.timestep_s} s"
         )
-    for key in _RESUME_SENSITIVE:
-        old, new = getattr(stored.train, key), getattr(config.train, key)
+    for key, old in dataclasses.asdict(stored.train).items():
+        new = getattr(config.train, key)
         if old != new:
-            notes.append(
-                f"resume: train.{key} changed from {old!r} to {new!r}; the run will not "
-                "match an uninterrupted one"
-            )
+            effect = "; the run will not match an uninterrupted one" * (key in _RESUME_SENSITIVE)
+            notes.append(f"resume: train.{key} changed from {old!r} to {new!r}{effect}")
     return RunConfig(model=stored.model, data=stored.data, train=config.train)
+
+
+def resume_config(resume: Path, updates: dict[str, Any] | None = None) -> RunConfig:
+    """The configuration to resume with: the checkpoint's own, plus explicit ``updates``.
+
+    Pass only the settings the user gave (e.g. a larger ``train.max_epochs``):
+    anything else keeps the checkpoint's value, so the resumed run continues
+    exactly like the original.
+
+    Args:
+        resume: ``last.pt`` or its run folder.
+        updates: Nested config updates, as for :func:`nowcast.config.merge`.
+    """
+    stored = config_from_checkpoint(load_checkpoint(resolve_checkpoint(resume, "last")))
+    return merge(stored, updates or {})
 
 
 def _check_splits(splits: dict[str, np.ndarray], data_path: Path, config: RunConfig) -> None:

@@ -22,7 +22,7 @@ from nowcast.presets import apply_preset
 from nowcast.training.checkpoint import load_checkpoint, make_header
 from nowcast.training.distributed import EpochSampler
 from nowcast.training.loop import Callbacks, fit
-from nowcast.training.run import train
+from nowcast.training.run import resume_config, train
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000
@@ -126,7 +126,7 @@ def test_resume_after_kill_9_is_bit_identical(data, uninterrupted, tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_resume import tiny_config
         from nowcast.training.loop import Callbacks, fit
-        from nowcast.training.run import train
+        from nowcast.training.run import resume_config, train
 
         class Kill(Callbacks):
             def on_step(self, step, loss, lr, samples_per_s):
@@ -174,7 +174,19 @@ def test_resume_uses_the_checkpoint_model_and_reports_changed_settings(data, tmp
     ckpt = load_checkpoint(run / "last.pt")
     assert ckpt["model"]["config"]["hidden_channels"] == [4, 4]
     assert ckpt["config"]["train"]["seed"] == 7
-    assert any("train.seed changed from 0 to 7" in m for m in messages)
+    assert any("train.seed changed from 0 to 7; the run will not match" in m for m in messages)
+    assert any(m == "resume: train.max_epochs changed from 1 to 3; the run will not match an "
+               "uninterrupted one" for m in messages)  # fmt: skip
+
+
+def test_resume_config_keeps_the_checkpoint_settings_except_the_updates(data, tmp_path):
+    run = tmp_path / "run"
+    original = merge(tiny_config(), {"train": {"max_epochs": 1, "lr": 5e-3}})
+    train(data, original, run)
+
+    config = resume_config(run, {"train": {"max_epochs": 2}})
+
+    assert config == merge(original, {"data": {"timestep_s": 300}, "train": {"max_epochs": 2}})
 
 
 def test_new_run_refuses_a_folder_holding_a_run(data, tmp_path):
