@@ -3,13 +3,12 @@
 Figures are built as :class:`matplotlib.figure.Figure` objects drawn by the
 Agg canvas, never through ``pyplot``, so nothing global (current figure,
 backend, open-figure list) changes and the functions are safe in threads and
-tests. PNGs are written atomically (temporary file + :func:`os.replace`).
+tests. PNGs are written atomically (:mod:`nowcast.io.atomic`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from matplotlib.colors import BoundaryNorm, Colormap, ListedColormap, Normalize
 from matplotlib.figure import Figure
 
 from nowcast.errors import InputError
+from nowcast.io import atomic
 
 RAIN_LEVELS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)
 """mm h-1 bounds of the rain colour classes (roughly logarithmic)."""
@@ -47,13 +47,13 @@ def _save(fig: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = atomic.temporary_path(target)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with tmp.open("wb") as handle:
             fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
-        os.replace(tmp, target)
+        atomic.commit(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        atomic.discard(tmp)
         raise
     return target
 

@@ -3,8 +3,9 @@
 Rows are plain dicts of Python scalars, ready for :func:`write_csv`, a
 DataFrame or a rich table. NaN means "undefined" (a zero denominator or no
 data); it is written as an empty CSV field and as ``null`` in JSON.
-Both writers are atomic: they write a temporary file in the target folder and
-move it into place with :func:`os.replace`, so a reader never sees half a file.
+Both writers are atomic (:mod:`nowcast.io.atomic`): they write a temporary
+file in the target folder and rename it into place, so a reader never sees
+half a file.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nowcast.io import atomic
 from nowcast.verification.categorical import SCORE_NAMES, ContingencyTable
 from nowcast.verification.continuous import ContinuousScores, FrameScores
 from nowcast.verification.fss import FractionsSkillScore
@@ -151,13 +152,13 @@ def _csv_field(value: Any) -> Any:
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = atomic.temporary_path(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        atomic.commit(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        atomic.discard(tmp)
         raise
 
 

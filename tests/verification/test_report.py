@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,9 @@ def test_write_csv_nan_empty_and_atomic(tmp_path: Path) -> None:
     assert float(read[0]["csi"]) == rows[0]["csi"]  # full precision round trip
     assert read[0]["hits"] == "9"
     assert [p.name for p in path.parent.iterdir()] == ["scores.csv"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's owner-only mode
 
 
 def test_write_csv_union_of_columns(tmp_path: Path) -> None:
