@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,43 @@ def _follow_latest(runs_dir: Path) -> Path | None:
         target = runs_dir / link.read_text(encoding="utf-8").strip()
         return target if target.is_dir() else None
     return None
+
+
+class CheckpointWriter:
+    """Writes ``last.pt``/``best.pt`` into a run folder and remembers what it wrote.
+
+    Args:
+        run_dir: The run folder; ``None`` writes nothing (non-zero ranks, tests).
+        header: :func:`make_header` output, the start of every checkpoint.
+        on_write: Called with each written path.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path | None,
+        header: dict[str, Any],
+        on_write: Callable[[Path], Any] | None = None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.header = header
+        self.on_write = on_write
+        self.written: dict[str, tuple[Path, int]] = {}
+
+    def save(self, name: str, payload: Callable[[], dict[str, Any]], step: int) -> None:
+        """Write ``<name>.pt`` (``best`` or ``last``) after ``step`` steps.
+
+        ``payload`` builds the training state only when something is written.
+        """
+        if self.run_dir is None:
+            return
+        path = save_checkpoint(self.run_dir / f"{name}.pt", {**self.header, **payload()})
+        self.written[name] = (path, step)
+        if self.on_write is not None:
+            self.on_write(path)
+
+    def describe_last(self) -> str:
+        """Where the last good checkpoint is, for error messages."""
+        if "last" not in self.written:
+            return "no checkpoint was written before it"
+        path, step = self.written["last"]
+        return f"the last good checkpoint is {path} (step {step})"

@@ -12,10 +12,12 @@ no process group and every helper here reduces to the single-process case.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,9 +61,14 @@ def launched_by_torchrun() -> bool:
     return all(key in os.environ for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
+def group_running() -> bool:
+    """True when a process group has been initialised in this process."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def context() -> DistContext:
     """The current process's place in the job (single-process when no group is running)."""
-    if not (dist.is_available() and dist.is_initialized()):
+    if not group_running():
         return DistContext()
     local = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
     return DistContext(dist.get_rank(), dist.get_world_size(), local)
@@ -84,14 +91,14 @@ def setup(device_name: str) -> tuple[DistContext, torch.device]:
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-    if not dist.is_initialized():
+    if not group_running():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return context(), device
 
 
 def teardown() -> None:
     """Leave the process group (a no-op without one)."""
-    if dist.is_available() and dist.is_initialized():
+    if group_running():
         dist.destroy_process_group()
 
 
@@ -194,3 +201,29 @@ class SubsetSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def epoch_batches(loader: Iterable[Any], epoch: int, skip: int) -> Iterator[Any]:
+    """The batches of epoch ``epoch``, from batch ``skip`` on (a resume continues mid-epoch).
+
+    With an :class:`EpochSampler` the skipped windows are never loaded;
+    other loaders are iterated and the first ``skip`` batches dropped.
+    """
+    dataset = getattr(loader, "dataset", None)
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)  # the dataset's augmentation stream follows the epoch
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, EpochSampler):
+        sampler.set_epoch(epoch, start=skip * int(getattr(loader, "batch_size", 1) or 1))
+        return iter(loader)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    return itertools.islice(iter(loader), skip, None)
+
+
+def steps_per_epoch(loader: Iterable[Any]) -> int:
+    """Batches in one full epoch (the sampler's resume offset aside)."""
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, EpochSampler):
+        sampler.set_epoch(sampler.epoch)
+    return len(loader)  # type: ignore[arg-type]

@@ -20,10 +20,9 @@ order, as an uninterrupted run: on a CPU the final weights are bit-identical.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,15 @@ from torch import Tensor, nn
 from nowcast.config import TrainConfig
 from nowcast.errors import CheckpointError, ConfigError, NowcastError
 from nowcast.training import distributed
-from nowcast.training.checkpoint import RESUME_KEYS, cpu_state_dict, save_checkpoint, unwrap_model
+from nowcast.training.checkpoint import (
+    RESUME_KEYS,
+    CheckpointWriter,
+    cpu_state_dict,
+    unwrap_model,
+)
 from nowcast.training.runtime import (
     autocast_context,
+    compile_probe,
     configure_backends,
     make_grad_scaler,
     maybe_compile,
@@ -209,7 +214,7 @@ def fit(
     scaler = make_grad_scaler(device, precision)
     progress = TrainState() if state is None else resume_state(state, model, optimizer, scaler)
     net = distributed.wrap_model(model, device)
-    probe = _compile_probe(val_loader, device, precision) if cfg.compile else None
+    probe = compile_probe(val_loader, device, precision) if cfg.compile else None
     net, note = maybe_compile(net, cfg.compile, probe)
     if note:
         callbacks.on_message(note)
@@ -225,7 +230,9 @@ def fit(
         precision=precision,
         callbacks=callbacks,
         state=progress,
-        saver=_Saver(run_dir if ctx.is_main else None, meta or {}, callbacks),
+        saver=CheckpointWriter(
+            run_dir if ctx.is_main else None, meta or {}, callbacks.on_checkpoint
+        ),
         eval_net=model if ctx.enabled else net,
     )
     return loop.run(train_loader, val_loader)
@@ -277,31 +284,6 @@ def resume_state(
     return TrainState.from_checkpoint(ckpt)
 
 
-class _Saver:
-    """Writes ``last.pt``/``best.pt`` into the run folder (nothing without one)."""
-
-    def __init__(self, run_dir: Path | None, meta: dict[str, Any], callbacks: Callbacks) -> None:
-        self.run_dir = run_dir
-        self.meta = meta
-        self.callbacks = callbacks
-        self.written: dict[str, tuple[Path, int]] = {}
-
-    def save(self, name: str, payload: Callable[[], dict[str, Any]], step: int) -> None:
-        """Write ``<name>.pt`` from the (lazily built) payload."""
-        if self.run_dir is None:
-            return
-        path = save_checkpoint(self.run_dir / f"{name}.pt", {**self.meta, **payload()})
-        self.written[name] = (path, step)
-        self.callbacks.on_checkpoint(path)
-
-    def describe_last(self) -> str:
-        """Where the last good checkpoint is, for error messages."""
-        if "last" not in self.written:
-            return "no checkpoint was written before it"
-        path, step = self.written["last"]
-        return f"the last good checkpoint is {path} (step {step})"
-
-
 @dataclass
 class _Loop:
     """The pieces of one training run; :meth:`run` is the loop."""
@@ -316,7 +298,7 @@ class _Loop:
     precision: str
     callbacks: Callbacks
     state: TrainState
-    saver: _Saver
+    saver: CheckpointWriter
     eval_net: nn.Module  # DDP would sync buffers on every forward, so ranks validate without it
     total: int = 0
     steps_per_epoch: int = 0
@@ -329,7 +311,7 @@ class _Loop:
         started = time.monotonic()
         if cfg.max_minutes > 0:
             self.deadline = started + 60.0 * cfg.max_minutes
-        steps_per_epoch = self.steps_per_epoch = _steps_per_epoch(train_loader)
+        steps_per_epoch = self.steps_per_epoch = distributed.steps_per_epoch(train_loader)
         self.total = total_steps(cfg, steps_per_epoch)
         self.callbacks.on_start(steps_per_epoch, self.total)
         self.model.train()
@@ -362,7 +344,7 @@ class _Loop:
         """Train on the rest of the current epoch; return a stop reason if a budget ran out."""
         state = self.state
         tick = time.perf_counter()
-        for batch in _epoch_batches(loader, state.epoch, state.batch_in_epoch):
+        for batch in distributed.epoch_batches(loader, state.epoch, state.batch_in_epoch):
             lr = lr_at(state.step, self.cfg, self.total) * state.lr_scale
             loss, samples, over_time = self._step(batch, lr)
             seconds, tick = time.perf_counter() - tick, time.perf_counter()
@@ -549,47 +531,3 @@ def _to_device(batch: Any, device: torch.device) -> tuple[Tensor, Tensor, Tensor
     if mask is None:
         return x, y, torch.ones_like(y, dtype=torch.bool)
     return x, y, mask.to(device, non_blocking=asynchronous)
-
-
-def _epoch_batches(loader: Iterable[Any], epoch: int, skip: int) -> Iterator[Any]:
-    """The batches of epoch ``epoch``, from batch ``skip`` on (a resume continues mid-epoch).
-
-    With an :class:`EpochSampler` the skipped windows are never loaded;
-    other loaders are iterated and the first ``skip`` batches dropped.
-    """
-    dataset = getattr(loader, "dataset", None)
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)  # the dataset's augmentation stream follows the epoch
-    sampler = getattr(loader, "sampler", None)
-    if isinstance(sampler, distributed.EpochSampler):
-        sampler.set_epoch(epoch, start=skip * int(getattr(loader, "batch_size", 1) or 1))
-        return iter(loader)
-    if hasattr(sampler, "set_epoch"):
-        sampler.set_epoch(epoch)
-    return itertools.islice(iter(loader), skip, None)
-
-
-def _compile_probe(
-    loader: Iterable[Any] | None, device: torch.device, precision: str
-) -> Callable[[nn.Module], Any] | None:
-    """A call of the model on the first validation sample, to compile before training."""
-    dataset = getattr(loader, "dataset", None)
-    if dataset is None or len(dataset) == 0:
-        return None
-    sample = dataset[0]
-    x = sample["x"][None].to(device)  # (1, T_in, C, H, W)
-    out_len = int(sample["y"].shape[0])
-
-    def probe(model: nn.Module) -> Any:
-        with autocast_context(device, precision):
-            return model(x, out_len)
-
-    return probe
-
-
-def _steps_per_epoch(loader: Iterable[Any]) -> int:
-    """Batches in one full epoch (the sampler's resume offset aside)."""
-    sampler = getattr(loader, "sampler", None)
-    if isinstance(sampler, distributed.EpochSampler):
-        sampler.set_epoch(sampler.epoch)
-    return len(loader)  # type: ignore[arg-type]

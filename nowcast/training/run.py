@@ -91,11 +91,13 @@ def train(
         OutputExistsError: when ``run_dir`` already holds checkpoints and no resume is asked.
         ConfigError: when a split has no windows or a setting is invalid.
     """
+    owns_group = not distributed.group_running()  # leave a caller's own process group alone
     ctx, device = distributed.setup(config.train.device)
     try:
         return _train(Path(data_path), config, Path(run_dir), resume, callbacks, ctx, device)
     finally:
-        distributed.teardown()
+        if owns_group:
+            distributed.teardown()
 
 
 def _train(
@@ -382,7 +384,7 @@ def update_latest(run_dir: Path) -> Path:
     Returns:
         The path of the ``latest`` entry.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()  # a run reached through runs/latest is its real folder
     link = run_dir.parent / "latest"
     tmp = run_dir.parent / ".latest.tmp"
     tmp.unlink(missing_ok=True)

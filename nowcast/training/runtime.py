@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -169,3 +169,21 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if state["cuda"] and torch.cuda.is_available():
         for index, cuda_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, index)
+
+
+def compile_probe(
+    loader: Iterable[Any] | None, device: torch.device, precision: str
+) -> Callable[[nn.Module], Any] | None:
+    """A call of the model on the first validation sample, to compile before training."""
+    dataset = getattr(loader, "dataset", None)
+    if dataset is None or len(dataset) == 0:
+        return None
+    sample = dataset[0]
+    x = sample["x"][None].to(device)  # (1, T_in, C, H, W)
+    out_len = int(sample["y"].shape[0])
+
+    def probe(model: nn.Module) -> Any:
+        with autocast_context(device, precision):
+            return model(x, out_len)
+
+    return probe

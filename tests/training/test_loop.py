@@ -307,6 +307,8 @@ def test_latest_falls_back_to_a_text_file_without_symlinks(tmp_path, monkeypatch
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     assert update_latest(tmp_path / "a").resolve() == (tmp_path / "a").resolve()
+    link = update_latest(tmp_path / "latest")  # a run resumed through the link itself
+    assert link.is_symlink() and link.readlink() == Path("a")
 
     def no_symlinks(*args, **kwargs):
         raise OSError("symlinks not supported")
