@@ -187,7 +187,9 @@ class SubsetSampler(Sampler[int]):
     the loop sums losses and counts over ranks.
     """
 
-    def __init__(self, num_items: int, count: int, seed: int, ctx: DistContext | None = None):
+    def __init__(
+        self, num_items: int, count: int, seed: int, ctx: DistContext | None = None
+    ) -> None:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, _VAL_STREAM])
         if count and count < num_items:
             items = np.sort(rng.permutation(num_items)[:count])

@@ -330,26 +330,31 @@ class _RunFiles(Callbacks):
         )
 
     def on_start(self, steps_per_epoch: int, total_steps: int) -> None:
+        """Log the plan; log about ten step lines per epoch from now on."""
         self.log_every = max(1, steps_per_epoch // 10)
         self._log(f"{steps_per_epoch} steps per epoch, at most {total_steps} steps")
         self.inner.on_start(steps_per_epoch, total_steps)
 
     def on_step(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
+        """Log every ``log_every``-th step."""
         if step % self.log_every == 0:
             self._log(f"step {step} loss {loss:.6g} lr {lr:.3g} {samples_per_s:.1f} samples/s")
         self.inner.on_step(step, loss, lr, samples_per_s)
 
     def on_epoch_end(self, row: dict[str, Any]) -> None:
+        """Add the row to ``metrics.csv`` and the log."""
         self.rows.append(dict(row))
         self._write_metrics()
         self._log(" ".join(f"{key} {_format(row[key])}" for key in METRIC_COLUMNS))
         self.inner.on_epoch_end(row)
 
     def on_checkpoint(self, path: Path) -> None:
+        """Log the file name."""
         self._log(f"saved {path.name}")
         self.inner.on_checkpoint(path)
 
     def on_message(self, text: str) -> None:
+        """Log the message."""
         self._log(text)
         self.inner.on_message(text)
 

@@ -183,6 +183,7 @@ def compile_probe(
     out_len = int(sample["y"].shape[0])
 
     def probe(model: nn.Module) -> Any:
+        """Run ``model`` once on the sample, as training will (same precision)."""
         with autocast_context(device, precision):
             return model(x, out_len)
 
