@@ -29,3 +29,7 @@ class CheckpointError(NowcastError):
 
 class OutputExistsError(NowcastError):
     """The output path exists and overwriting was not requested."""
+
+
+class TrainingDivergedError(NowcastError):
+    """The training loss became NaN or infinite."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -121,40 +122,47 @@ def command(
     """
     from nowcast.config import RunConfig, load_toml, merge, to_toml
     from nowcast.presets import apply_preset
-    from nowcast.training.run import train
+    from nowcast.training.run import resume_config, train
 
-    resolved = RunConfig()
-    if preset:
-        resolved = apply_preset(resolved, preset)
-    if config:
-        resolved = merge(resolved, load_toml(config))
-    resolved = merge(
-        resolved,
-        _overrides(
-            train__max_epochs=max_epochs,
-            train__max_steps=max_steps,
-            train__max_minutes=max_minutes,
-            train__batch_size=batch_size,
-            train__lr=lr,
-            train__loss=loss,
-            train__device=device,
-            train__precision=precision,
-            train__compile=compile_model,
-            train__seed=seed,
-            train__checkpoint_every=checkpoint_every,
-            train__num_workers=num_workers,
-            data__crop=crop,
-            data__in_len=in_len,
-            data__out_len=out_len,
-        ),
+    flags = _overrides(
+        train__max_epochs=max_epochs,
+        train__max_steps=max_steps,
+        train__max_minutes=max_minutes,
+        train__batch_size=batch_size,
+        train__lr=lr,
+        train__loss=loss,
+        train__device=device,
+        train__precision=precision,
+        train__compile=compile_model,
+        train__seed=seed,
+        train__checkpoint_every=checkpoint_every,
+        train__num_workers=num_workers,
+        data__crop=crop,
+        data__in_len=in_len,
+        data__out_len=out_len,
     )
+    if resume is not None:
+        # The checkpoint's own config, plus only what was asked for: an exact continuation.
+        resolved = resume_config(resume, flags)
+    else:
+        resolved = RunConfig()
+        if preset:
+            resolved = apply_preset(resolved, preset)
+        if config:
+            resolved = merge(resolved, load_toml(config))
+        resolved = merge(resolved, flags)
     if print_config:
         _console.out.print(to_toml(resolved), highlight=False, markup=False)
         return
-    data_path = data or _sample()
+    data_path = data or (_checkpoint_data(resume) if resume is not None else _sample())
     if resume is not None and run_dir is None:
         run_dir = resume if resume.is_dir() else resume.parent
+    if run_dir is None and _rank() is not None:
+        raise InputError("under torchrun give --run-dir, so that every process writes the same run")
     run_dir = run_dir or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if _rank():  # ranks other than 0 train silently; rank 0 reports
+        train(data_path, resolved, run_dir, resume=resume)
+        return
     stats = TextColumn("loss {task.fields[loss]:.4g} {task.fields[rate]:.1f} samples/s")
     with _console.progress(stats) as bar:
         progress = _Progress(bar)
@@ -164,6 +172,23 @@ def command(
         f"run {run_dir}: {result.steps} steps, {result.epochs:.2f} epochs, "
         f"best val_loss {best} ({result.stop_reason}), {result.seconds:.0f} s"
     )
+
+
+def _rank() -> int | None:
+    """This process's rank under torchrun, else None."""
+    rank = os.environ.get("RANK")
+    return int(rank) if rank is not None and "WORLD_SIZE" in os.environ else None
+
+
+def _checkpoint_data(resume: Path) -> Path:
+    """The data file a run was trained on (stored in its checkpoint)."""
+    from nowcast.training.checkpoint import load_checkpoint, resolve_checkpoint
+
+    ckpt = load_checkpoint(resolve_checkpoint(resume, "last"))
+    stored = ckpt["data"].get("split", {}).get("data_file")
+    if not stored or not Path(stored).is_file():
+        raise InputError(f"{resume} was trained on {stored or 'an unknown file'}; give DATA.nc")
+    return Path(stored)
 
 
 def _sample() -> Path:

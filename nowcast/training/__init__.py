@@ -22,7 +22,7 @@ _EXPORTS = {
     "fit": "nowcast.training.loop",
     "Callbacks": "nowcast.training.loop",
     "TrainResult": "nowcast.training.loop",
-    "TrainingDivergedError": "nowcast.training.loop",
+    "TrainingDivergedError": "nowcast.errors",
     "load_checkpoint": "nowcast.training.checkpoint",
     "save_checkpoint": "nowcast.training.checkpoint",
     "model_from_checkpoint": "nowcast.training.checkpoint",

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from nowcast.config import TrainConfig
-from nowcast.errors import CheckpointError, ConfigError, NowcastError
+from nowcast.errors import CheckpointError, ConfigError, TrainingDivergedError
 from nowcast.training import distributed
 from nowcast.training.checkpoint import (
     RESUME_KEYS,
@@ -56,10 +56,6 @@ LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 OPTIMIZERS = ("adam", "adamw")
 PLATEAU_FACTOR = 0.5
 _PROGRESS = ("loss_sum", "samples", "seconds", "lr")  # running sums of the current epoch
-
-
-class TrainingDivergedError(NowcastError):
-    """The training loss became NaN or infinite."""
 
 
 class Callbacks:
