@@ -69,6 +69,19 @@ def baseline_methods(names: Sequence[str], notes: list[str]) -> list[Method]:
     return methods
 
 
+def _extrapolate_same_pixels(frames: np.ndarray, steps: int) -> np.ndarray:
+    """Extrapolation scored on the same pixels as every other method.
+
+    pySTEPS leaves NaN where rain would be advected in from outside the
+    coverage; here such pixels (covered in the last frame) count as "no rain",
+    which is also what the network assumes, so no method is scored on a
+    smaller, easier set of pixels.
+    """
+    forecast = extrapolation_forecast(frames, steps)
+    forecast[np.isnan(forecast) & np.isfinite(frames[-1])] = 0.0
+    return forecast
+
+
 def forecast_file_method(path: Path, obs: Observations) -> tuple[Method, int, int]:
     """A CF forecast file (from ``nowcast forecast`` or another tool) as a method.
 
