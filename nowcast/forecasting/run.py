@@ -18,6 +18,9 @@ from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.io.writer import ForecastWriter
 
+#: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
+TILE_OVERLAP = 64
+
 
 @dataclass
 class ForecastSummary:
@@ -71,7 +74,14 @@ def model_forecast(
     """
     x = np.nan_to_num(np.asarray(loaded.transform.forward(raw), dtype=np.float32), nan=0.0)
     y = predict(
-        loaded.model, x, steps, patch=loaded.patch_size, device=device, tile=tile, on_tile=on_tile
+        loaded.model,
+        x,
+        steps,
+        patch=loaded.patch_size,
+        device=device,
+        tile=tile,
+        overlap=min(TILE_OVERLAP, tile // 4),
+        on_tile=on_tile,
     )
     fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
     fields[:, np.isnan(raw[-1])] = np.nan
