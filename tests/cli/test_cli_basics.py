@@ -41,10 +41,10 @@ def test_ingest_sample_data_and_info(tmp_path: Path) -> None:
     out = tmp_path / "s.nc"
     result = runner.invoke(app, ["ingest", str(SAMPLE_ODIM), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "48" in result.stdout and "lambert_azimuthal_equal_area" in result.stdout
+    assert "72" in result.stdout and "lambert_azimuthal_equal_area" in result.stdout
     info = runner.invoke(app, ["info", str(out)])
     assert info.exit_code == 0
-    assert "2024-06-01 12:00:00Z .. 2024-06-01 15:55:00Z" in info.stdout
+    assert "2024-06-01 12:00:00Z .. 2024-06-01 17:55:00Z" in info.stdout
     again = runner.invoke(app, ["ingest", str(SAMPLE_ODIM), "-o", str(out)])
     assert again.exit_code == 1 and "--overwrite" in again.stderr
 
