@@ -46,16 +46,13 @@ def _root(
 
 
 def _register() -> None:
-    from nowcast.cli import info, ingest
+    from nowcast.cli import evaluate, forecast, info, ingest, train
 
     app.command("ingest")(ingest.ingest_command)
     app.command("info")(info.info_command)
-    for name in ("train", "forecast", "evaluate"):
-        try:
-            module = __import__(f"nowcast.cli.{name}", fromlist=["command"])
-        except ModuleNotFoundError:
-            continue
-        app.command(name)(module.command)
+    app.command("train")(train.command)
+    app.command("forecast")(forecast.command)
+    app.command("evaluate")(evaluate.command)
 
 
 _register()
