@@ -90,8 +90,10 @@ def command(
         str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
     ] = "auto",
 ) -> None:
-    """Score forecasts per lead time: CSI/POD/FAR/bias/ETS/HSS and FSS at each threshold,
-    MSE/MAE/correlation, pooled over all start times and pixels.
+    """Score forecasts per lead time against persistence and optical-flow extrapolation.
+
+    CSI/POD/FAR/bias/ETS/HSS and FSS at each threshold, MSE/MAE/correlation,
+    pooled over all start times and pixels.
     """
     from nowcast.verification.evaluate import EvaluateRequest, run_evaluation
 

@@ -60,8 +60,10 @@ def ingest_command(
         int, typer.Option(help="Synthetic time step given to Moving MNIST frames, seconds.", min=1)
     ] = 300,
 ) -> None:
-    """Read radar composites (ODIM_H5, KNMI HDF5, CF NetCDF) or Moving MNIST into one
-    canonical CF NetCDF dataset (time, y, x) in mm/h.
+    """Read radar composites or Moving MNIST into one canonical CF NetCDF dataset.
+
+    Formats: ODIM_H5, KNMI HDF5, CF NetCDF, Moving MNIST (.npy or IDX digits).
+    The output holds rainfall_rate(time, y, x) in mm/h (intensity for MNIST).
     """
     options = ReaderOptions(
         zr_a=zr_a, zr_b=zr_b, sequences=sequences, frames=frames, seed=seed, timestep_s=timestep

@@ -115,8 +115,9 @@ def command(
     ] = None,
     num_workers: Annotated[int | None, typer.Option(help="DataLoader worker processes.")] = None,
 ) -> None:
-    """Train the ConvLSTM encoder-forecaster; writes config.toml, metrics.csv, train.log,
-    last.pt and best.pt into the run folder.
+    """Train the ConvLSTM encoder-forecaster on a canonical dataset.
+
+    Writes config.toml, metrics.csv, train.log, last.pt and best.pt into the run folder.
 
     Precedence: built-in defaults < --preset < --config file < flags.
     """
