@@ -1,0 +1,128 @@
+"""Builders for forecast and evaluation tests: canonical files and untrained checkpoints.
+
+A checkpoint made here has the exact layout ``nowcast train`` writes
+(:func:`nowcast.training.checkpoint.make_header` plus weights) but random,
+seeded weights, so tests get a real model in milliseconds instead of training
+one. Other test packages import the plain functions from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nowcast.config import RunConfig, merge
+from nowcast.data.transforms import make_transform
+from nowcast.io.grid import Grid
+from nowcast.io.writer import CanonicalWriter
+from nowcast.models import build_model
+from nowcast.presets import apply_preset
+from nowcast.training.checkpoint import make_header, save_checkpoint
+from tests.helpers import laea_grid, rain_frames
+
+T0 = np.datetime64("2024-06-01T12:00:00", "s")
+STEP_S = 300
+
+
+def tiny_config(variable: str = "rainfall_rate", model: str = "encoder_forecaster") -> RunConfig:
+    """The ``tiny`` preset (4 in, 4 out, 8-channel layers, 4x4 patches) for ``variable``."""
+    config = apply_preset(RunConfig(), "tiny")
+    transform = "log_rain" if variable == "rainfall_rate" else "identity"
+    return merge(
+        config,
+        {"model": {"name": model}, "data": {"variable": variable, "transform": transform}},
+    )
+
+
+def write_checkpoint(
+    path: Path,
+    *,
+    variable: str = "rainfall_rate",
+    model: str = "encoder_forecaster",
+    timestep_s: int = STEP_S,
+    data_file: Path | None = None,
+    test_period: tuple[str, str] | None = None,
+    seed: int = 0,
+) -> Path:
+    """Save an inference checkpoint with seeded random weights; return ``path``.
+
+    Args:
+        path: The ``.pt`` file to write (its folder must exist).
+        variable: Canonical variable the "training data" held.
+        model: Registered model name (``encoder_forecaster`` or ``persistence``).
+        timestep_s: Cadence the model was "trained" at, seconds.
+        data_file: Training data file recorded in the split section.
+        test_period: ``(start, end)`` UTC ISO times of the test split.
+        seed: Seed of the random weights.
+    """
+    config = tiny_config(variable, model)
+    torch.manual_seed(seed)
+    net = build_model(config.model)
+    start, end = test_period or (None, None)
+    data = {
+        "variable": variable,
+        "units": "mm h-1" if variable == "rainfall_rate" else "1",
+        "transform": make_transform(config.data).to_dict(),
+        "in_len": config.data.in_len,
+        "out_len": config.data.out_len,
+        "timestep_s": timestep_s,
+        "patch_size": config.model.patch_size,
+        "grid": {"ny": 24, "nx": 28, "description": "test grid"},
+        "split": {
+            "data_file": str(data_file.resolve()) if data_file else "",
+            "method": "time",
+            "test": {"windows": 1, "start": start, "end": end},
+        },
+    }
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    return save_checkpoint(path, {**make_header(config, data), "state_dict": state})
+
+
+def write_canonical(
+    path: Path,
+    fields: np.ndarray,
+    grid: Grid,
+    *,
+    times: Sequence[np.datetime64] | None = None,
+    variable: str = "rainfall_rate",
+    timestep_s: int = STEP_S,
+    sequence: Sequence[int] | None = None,
+) -> Path:
+    """Write ``fields`` ``(n, ny, nx)`` as a canonical file (default: one frame per step)."""
+    if times is None:
+        times = [T0 + np.timedelta64(k * timestep_s, "s") for k in range(len(fields))]
+    with CanonicalWriter(
+        path, grid, variable, with_sequence=sequence is not None, history="test"
+    ) as writer:
+        for k, (time, values) in enumerate(zip(times, fields, strict=True)):
+            writer.append(time, values, sequence=None if sequence is None else sequence[k])
+        writer.set_attributes(nowcast_timestep_seconds=np.int32(timestep_s))
+    return path
+
+
+def rain_stack(n: int, ny: int = 24, nx: int = 28, seed: int = 0) -> tuple[np.ndarray, Grid]:
+    """``n`` random rain frames (mm h-1, NaN in the top-left corner) on a small LAEA grid."""
+    grid = laea_grid(ny, nx)
+    return np.stack([f.values for f in rain_frames(n, grid, seed=seed)]), grid
+
+
+@pytest.fixture(scope="session")
+def ckpt_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of ready-made checkpoints shared by the session (read-only for tests)."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    write_checkpoint(folder / "rain.pt")
+    write_checkpoint(folder / "intensity.pt", variable="intensity")
+    write_checkpoint(folder / "rain_10min.pt", timestep_s=600)
+    write_checkpoint(folder / "persistence.pt", model="persistence")
+    return folder
+
+
+@pytest.fixture
+def obs_file(tmp_path: Path) -> Path:
+    """Twelve 5-minute rain frames on a 24 x 28 LAEA grid (corner without coverage)."""
+    fields, grid = rain_stack(12)
+    return write_canonical(tmp_path / "obs.nc", fields, grid)
