@@ -107,7 +107,6 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         commit(tmp, path)
     except BaseException:
         discard(tmp)
@@ -115,10 +114,23 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def export_for_inference(source: Path, target: Path, note: str = "") -> Path:
+    """Copy a checkpoint without its training state (optimizer, RNG, history...).
+
+    The result rebuilds the model for forecasting but cannot be resumed; it is
+    a fraction of the size, which suits a model shipped inside the package.
+    The training data path, meaningless on other machines, is replaced by
+    ``note`` (how the data was made).
+    """
+    ckpt = load_checkpoint(source)
+    slim = {key: ckpt[key] for key in REQUIRED_KEYS}
+    split = dict(slim["data"].get("split") or {})
+    split["data_file"] = None
+    split["note"] = note
+    slim["data"] = {**slim["data"], "split": split}
+    slim["trained_steps"] = ckpt.get("step")
+    slim["best_val_loss"] = ckpt.get("best_val_loss")
+    return save_checkpoint(target, slim)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
