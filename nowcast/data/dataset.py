@@ -201,14 +201,14 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         return frames, valid
 
 
-def windows_for(path: Path, cfg: DataConfig, split: str, seed: int = 0) -> np.ndarray:
+def windows_for(path: Path, cfg: DataConfig, split: str) -> np.ndarray:
     """Valid ``(index, time_stride)`` windows of one split of a canonical file.
 
     Windows hold ``cfg.in_len + cfg.out_len`` frames and never span a gap or,
     when the file has a ``sequence`` coordinate, two sequences. Files with
-    sequences (Moving MNIST) are split by whole sequences (shuffled with
-    ``seed``); others by contiguous time blocks with a buffer
-    (:func:`~nowcast.data.windows.split_by_time`). The time strides of
+    sequences (Moving MNIST) are split by whole sequences in contiguous blocks
+    (:func:`~nowcast.data.windows.split_by_sequence`); others by contiguous time
+    blocks with a buffer (:func:`~nowcast.data.windows.split_by_time`). The time strides of
     ``cfg.time_strides`` are augmentation and apply to ``train`` only;
     ``val`` and ``test`` use the native cadence (time stride 1), the task the
     model is evaluated on.
@@ -217,7 +217,6 @@ def windows_for(path: Path, cfg: DataConfig, split: str, seed: int = 0) -> np.nd
         path: Canonical NetCDF file.
         cfg: Lengths, stride, time strides and split fractions.
         split: ``train``, ``val`` or ``test``.
-        seed: Seed of the sequence shuffle (ignored for time splits).
 
     Returns:
         ``(N, 2)`` int64 ``(index, time_stride)`` pairs.
@@ -247,5 +246,5 @@ def windows_for(path: Path, cfg: DataConfig, split: str, seed: int = 0) -> np.nd
         pairs.append(np.stack([starts, np.full_like(starts, time_stride)], axis=1))  # (n, 2)
     all_pairs = np.concatenate(pairs)
     if meta.sequence is not None:
-        return split_by_sequence(meta.sequence, all_pairs, fractions, seed)[split]
+        return split_by_sequence(meta.sequence, all_pairs, fractions)[split]
     return split_by_time(meta.times, all_pairs, window, fractions)[split]

@@ -131,31 +131,31 @@ def split_by_sequence(
     sequence_ids: np.ndarray,
     starts: np.ndarray,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Split windows so that each whole sequence goes to one split (Moving MNIST).
 
-    Sequences are shuffled with ``seed`` and dealt out in the given
-    proportions (rounded to whole sequences; test takes the remainder).
+    Sequences are dealt out in contiguous blocks of sequence ids, in the given
+    proportions (test takes the remainder). ``nowcast ingest`` writes Moving
+    MNIST sequences generated from digit files in the same blocks with
+    disjoint digit pools, so with the default fractions no digit of a test
+    sequence is seen in training.
 
     Args:
         sequence_ids: ``(n,)`` sequence id of each frame.
         starts: ``(m,)`` start indices or ``(m, 2)`` ``(index, time_stride)`` pairs;
             windows must not span sequences (see :func:`valid_window_starts`).
         fractions: Shares of the sequences for train, val and test.
-        seed: Seed of the shuffle.
 
     Returns:
         ``{"train", "val", "test"}`` -> the rows of ``starts`` in each split.
     """
+    from nowcast.io.moving_mnist import block_sizes
+
     _check_fractions(fractions)
     sequence_ids = np.asarray(sequence_ids)
     starts = np.asarray(starts, dtype=np.int64)
     unique = np.unique(sequence_ids)
-    shuffled = np.random.default_rng(seed).permutation(unique)
-    n_train = int(round(fractions[0] * unique.size))
-    n_val = min(int(round(fractions[1] * unique.size)), unique.size - n_train)
-    groups = np.split(shuffled, [n_train, n_train + n_val])
+    groups = np.split(unique, np.cumsum(block_sizes(unique.size, fractions))[:2])
     first = starts[:, 0] if starts.ndim == 2 else starts
     of_window = sequence_ids[first]
     return {

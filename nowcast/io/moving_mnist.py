@@ -206,6 +206,27 @@ def read_idx_images(path: Path) -> np.ndarray:
     return pixels.reshape(count, rows, cols).copy()
 
 
+#: Shares of the sequences (and of the digit images) for train, validation and test.
+#: ``nowcast train`` splits Moving MNIST sequences in these contiguous blocks
+#: by default (DataConfig val/test fractions), so the digits of validation
+#: and test sequences generated from IDX files never appear in training.
+SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
+
+
+def block_sizes(n: int, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> list[int]:
+    """Sizes of the contiguous train/val/test blocks of ``n`` items (test takes the rest)."""
+    n_train = int(round(fractions[0] * n))
+    n_val = min(int(round(fractions[1] * n)), n - n_train)
+    return [n_train, n_val, n - n_train - n_val]
+
+
+def block_digit_pools(n_digits: int, seed: int) -> list[np.ndarray]:
+    """Disjoint digit pools for the train, val and test blocks of sequences."""
+    order = np.random.default_rng(np.random.SeedSequence([seed, n_digits])).permutation(n_digits)
+    bounds = np.cumsum(block_sizes(n_digits))[:2]
+    return [np.sort(pool) for pool in np.split(order, bounds)]
+
+
 def split_digit_pool(
     n_digits: int, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -384,6 +405,9 @@ class MnistIdxReader:
     def frames(self, path: Path) -> Iterator[Frame]:
         """Yield ``options.sequences`` x ``options.frames`` generated frames, sequence by sequence.
 
+        Sequences come in contiguous train | val | test blocks (:data:`SPLIT_FRACTIONS`),
+        each drawing its digits from its own disjoint pool of digit images.
+
         Raises:
             InputError: when the IDX file is unreadable or its digits exceed 64 px.
             ConfigError: for non-positive ``sequences``/``frames`` or a negative seed.
@@ -399,6 +423,15 @@ class MnistIdxReader:
         if max(digits.shape[1:]) > CANVAS:
             raise InputError(f"{path}: digits of {digits.shape[1:]} exceed the {CANVAS} px canvas")
         grid = pixel_grid(CANVAS, CANVAS)
-        generator = iter_moving_mnist(digits, opts.sequences, opts.frames, opts.seed, CANVAS)
-        for n, (sequence, _) in enumerate(generator):
-            yield from _sequence_frames(sequence, n, opts.timestep_s, grid, str(path))
+        pools = block_digit_pools(digits.shape[0], opts.seed)
+        first = 0
+        for size, pool in zip(block_sizes(opts.sequences), pools, strict=True):
+            if size == 0:
+                continue
+            # A distinct seed per block keeps the blocks' motions independent.
+            block = iter_moving_mnist(
+                digits, size, opts.frames, opts.seed + first, CANVAS, pool=pool
+            )
+            for n, (sequence, _) in enumerate(block, start=first):
+                yield from _sequence_frames(sequence, n, opts.timestep_s, grid, str(path))
+            first += size

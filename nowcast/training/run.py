@@ -119,7 +119,7 @@ def _train(
         _refuse_existing_run(run_dir)
         config = _config_for_file(config, source, notes)
 
-    splits = {name: windows_for(data_path, config.data, name, config.train.seed) for name in SPLITS}
+    splits = {name: windows_for(data_path, config.data, name) for name in SPLITS}
     _check_splits(splits, data_path, config)
     train_loader, val_loader = _loaders(data_path, splits, config, device, ctx)
     seed_everything(config.train.seed)  # the same initial weights for the same seed

@@ -154,7 +154,7 @@ def test_windows_for_splits_sequences_whole(canonical: Factory) -> None:
     cfg = dataclasses.replace(CFG, variable="intensity", transform="identity")
     owners = {}
     for name in ("train", "val", "test"):
-        pairs = windows_for(path, cfg, name, seed=0)
+        pairs = windows_for(path, cfg, name)
         assert pairs.shape[1] == 2
         owners[name] = {int(sequence[i]) for i, _ in pairs}
         for i, s in pairs:

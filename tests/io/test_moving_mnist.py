@@ -14,6 +14,8 @@ from nowcast.io.moving_mnist import (
     EPOCH,
     MnistIdxReader,
     MovingMnistNpyReader,
+    block_digit_pools,
+    block_sizes,
     generate_moving_mnist,
     iter_moving_mnist,
     read_idx_images,
@@ -305,17 +307,25 @@ def test_npy_reader_rejects_other_arrays(tmp_path: Path) -> None:
 
 
 def test_idx_reader_streams_generated_sequences(idx_path: Path, digits: np.ndarray) -> None:
-    options = ReaderOptions(sequences=3, frames=4, seed=9, timestep_s=600)
+    options = ReaderOptions(sequences=20, frames=4, seed=9, timestep_s=600)
     frames = list(MnistIdxReader(options).frames(idx_path))
-    sequences, _ = generate_moving_mnist(digits, 3, 4, seed=9)
-    assert len(frames) == 12
+    pools = block_digit_pools(digits.shape[0], 9)
+    train, val, test = (
+        generate_moving_mnist(digits, size, 4, seed=9 + first, pool=pool)
+        for size, first, pool in zip((14, 3, 3), (0, 14, 17), pools, strict=True)
+    )
+    sequences = np.concatenate([train[0], val[0], test[0]])
+    assert block_sizes(20) == [14, 3, 3] and len(frames) == 80
     for i, frame in enumerate(frames):
         n, t = divmod(i, 4)
         assert frame.sequence == n
         np.testing.assert_array_equal(frame.values, sequences[n, t] / np.float32(255.0))
         assert frame.time == EPOCH + (n * 5 + t) * np.timedelta64(600, "s")
         assert frame.grid.shape == (64, 64) and frame.variable == "intensity"
-    assert 0.0 <= min(f.values.min() for f in frames) and max(f.values.max() for f in frames) <= 1.0
+    # the digits of validation and test sequences never appear in training sequences
+    used = [set(np.unique(block[1]).tolist()) for block in (train, val, test)]
+    assert not used[0] & used[1] and not used[0] & used[2] and not used[1] & used[2]
+    assert all(set(u) <= set(p.tolist()) for u, p in zip(used, pools, strict=True))
 
 
 def test_idx_reader_rejects_bad_options(idx_path: Path) -> None:

@@ -155,7 +155,7 @@ def single_process_val_loss(ckpt: dict) -> float:
     config = RunConfig.from_dict(ckpt["config"])
     model, transform, info = model_from_checkpoint(ckpt)
     path = Path(info["split"]["data_file"])
-    windows = windows_for(path, config.data, "val", config.train.seed)
+    windows = windows_for(path, config.data, "val")
     dataset = CanonicalWindows(path, windows, config.data, 4, train=False)
     loss_fn = make_loss(config.train.loss, transform)
     losses = []
