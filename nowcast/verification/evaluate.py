@@ -93,7 +93,7 @@ def _model_methods(request: EvaluateRequest, device: Any) -> tuple[list[Method],
 
 def _observations(
     request: EvaluateRequest, loaded: list[LoadedModel]
-) -> tuple[Observations, list[str]]:
+) -> tuple[Observations, list[str], np.datetime64 | None, np.datetime64 | None]:
     notes: list[str] = []
     data, begin, end = request.data, request.start, request.end
     if data is None:
