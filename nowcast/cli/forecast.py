@@ -102,7 +102,9 @@ def command(
     if warning:
         _console.err.print(f"[yellow]warning:[/] {warning}")
     if output is None:
-        ref = obs.times[-1] if start is None else start
+        from nowcast.forecasting.inputs import select_inputs
+
+        ref = obs.times[select_inputs(obs, loaded.in_len, obs.timestep_s, start)[-1]]
         output = Path(f"forecast_{str(ref).replace('-', '').replace(':', '')[:13]}Z.nc")
     with _console.progress(transient=True) as bar:
         task = bar.add_task("forecasting", total=None)

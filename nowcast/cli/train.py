@@ -78,7 +78,7 @@ def command(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file with [model], [data], [train] tables."),
+        typer.Option("--config", help="TOML file with \\[model], \\[data], \\[train] tables."),
     ] = None,
     run_dir: Annotated[
         Path | None, typer.Option(help="Run folder (default runs/<UTC timestamp>).")

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nowcast.forecasting.inputs import Observations
-from nowcast.verification.plots import _save, rain_colour_map
+from nowcast.plotting import rain_colour_map, save_png
 
 #: Forecast panels shown besides the last observation.
 PANELS = 4
@@ -51,4 +51,4 @@ def plot_forecast(forecast_path: Path, obs: Observations) -> Path:
         ax.set_xlabel("x (km)" if obs.grid.is_projected else "x (pixel)")
     np.atleast_1d(axes)[0].set_ylabel("y (km)" if obs.grid.is_projected else "y (pixel)")
     fig.colorbar(image, ax=axes, extend="both", label="rain rate (mm h-1)", shrink=0.9)
-    return _save(fig, forecast_path.with_suffix(".png"), dpi=100)
+    return save_png(fig, forecast_path.with_suffix(".png"), dpi=100)

@@ -139,7 +139,8 @@ def write_forecast(
         valid,
         overwrite=overwrite,
         pack=pack,
-        source=f"nowcast {__version__}; model encoder_forecaster(convlstm) {loaded.path.name}",
+        source=f"nowcast {__version__}; model {loaded.checkpoint['model']['name']} "
+        f"({loaded.path.name})",
         history=history,
         comment=f"Deterministic nowcast from the last {loaded.in_len} frames of {obs.source}",
         provenance=provenance,

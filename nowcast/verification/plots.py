@@ -3,7 +3,7 @@
 Figures are built as :class:`matplotlib.figure.Figure` objects drawn by the
 Agg canvas, never through ``pyplot``, so nothing global (current figure,
 backend, open-figure list) changes and the functions are safe in threads and
-tests. PNGs are written atomically (:mod:`nowcast.io.atomic`).
+tests. PNGs are written atomically (:func:`nowcast.plotting.save_png`).
 """
 
 from __future__ import annotations
@@ -15,58 +15,11 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import BoundaryNorm, Colormap, ListedColormap, Normalize
+from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 
 from nowcast.errors import InputError
-from nowcast.io import atomic
-
-RAIN_LEVELS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)
-"""mm h-1 bounds of the rain colour classes (roughly logarithmic)."""
-RAIN_COLOURS = (
-    "#c6dbef",
-    "#6baed6",
-    "#2171b5",
-    "#a1d99b",
-    "#41ab5d",
-    "#fff176",
-    "#fdae61",
-    "#f46d43",
-    "#d73027",
-    "#a50026",
-)
-"""One colour per class between consecutive :data:`RAIN_LEVELS`."""
-NO_DATA_COLOUR = "#9e9e9e"
-DRY_COLOUR = "#ffffff"
-RAIN_UNITS = ("mm h-1", "mm/h", "mm h**-1")
-
-
-def _save(fig: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
-    """Render ``fig`` with Agg into a PNG at ``path`` (atomic), and return the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    tmp = atomic.temporary_path(target)
-    try:
-        with tmp.open("wb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
-        atomic.commit(tmp, target)
-    except BaseException:
-        atomic.discard(tmp)
-        raise
-    return target
-
-
-def rain_colour_map() -> tuple[Colormap, BoundaryNorm]:
-    """Discrete rain-rate colours: white below 0.1 mm h-1, grey for NaN.
-
-    Returns:
-        A colour map and the matching norm for ``imshow(..., cmap=, norm=)``.
-    """
-    cmap = ListedColormap(RAIN_COLOURS, name="nowcast_rain")
-    cmap = cmap.with_extremes(bad=NO_DATA_COLOUR, under=DRY_COLOUR, over=RAIN_COLOURS[-1])
-    return cmap, BoundaryNorm(RAIN_LEVELS, cmap.N)
+from nowcast.plotting import NO_DATA_COLOUR, RAIN_LEVELS, RAIN_UNITS, rain_colour_map, save_png
 
 
 def _plain_colour_map(values: Sequence[np.ndarray]) -> tuple[Colormap, Normalize]:
@@ -150,7 +103,7 @@ def plot_example(
     if units in RAIN_UNITS:
         bar.set_ticks(list(RAIN_LEVELS))
         bar.set_ticklabels([f"{v:g}" for v in RAIN_LEVELS])
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def _series(rows: Sequence[Mapping[str, Any]], score: str) -> dict[tuple[Any, str], list]:
@@ -214,4 +167,4 @@ def plot_score_vs_lead(
             ax.set_title(f"threshold {float(threshold):g} {units}")
     axes[0].set_ylabel(score)
     axes[-1].legend(fontsize="small")
-    return _save(fig, path, dpi)
+    return save_png(fig, path, dpi)
