@@ -1,0 +1,216 @@
+"""Benchmark ``nowcast ingest`` against pySTEPS' importers on the shared radar sets.
+
+For each radar set (KNMI HDF5, BOM Rainfields NetCDF, RMI ODIM_H5) three ways
+of reading the same files are timed side by side in one run:
+
+- ``nowcast ingest``: the whole pipeline, read every file and write the
+  canonical CF NetCDF file (:func:`nowcast.io.ingest.ingest`);
+- ``nowcast read``: the nowcast readers alone, frames streamed and dropped
+  (:func:`nowcast.io.ingest.read_frames`), the part comparable with pySTEPS;
+- ``pySTEPS importer``: ``import_knmi_hdf5``, ``import_bom_rf3`` or
+  ``import_odim_hdf5`` per file, the frames stacked into one array as
+  ``pysteps.io.read_timeseries`` does (without its second read of the first file).
+
+Every measurement runs in a fresh subprocess, so its peak resident set size
+(``ru_maxrss``) is its own; the time excludes interpreter start-up and imports.
+A second table ingests the first 10 files and all files of the KNMI set to show
+whether peak memory grows with the number of files. Prints markdown tables.
+
+Run: ``python bench/bench_ingest.py [--repeats 3] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("NOWCAST_DATA_DIR", REPO.parent / "shared" / "data"))
+
+#: radar set -> (folder under the data directory, pySTEPS importer name)
+SETS = {
+    "knmi": ("radar/knmi", "import_knmi_hdf5"),
+    "bom-cscn": ("radar/bom-cscn", "import_bom_rf3"),
+    "rmi-qpe": ("radar/rmi-qpe", "import_odim_hdf5"),
+}
+METHODS = ("nowcast-ingest", "nowcast-read", "pysteps")
+VERSIONS = ("numpy", "h5py", "netCDF4", "xarray", "pysteps")
+
+
+def set_files(name: str, limit: int = 0) -> list[Path]:
+    """The sorted data files of radar set ``name``, the first ``limit`` of them (0 = all)."""
+    folder = DATA_DIR / SETS[name][0]
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return files[:limit] if limit else files
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _nowcast_ingest(files: list[Path]) -> int:
+    from nowcast.io.ingest import ingest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = ingest([str(p) for p in files], Path(tmp) / "canonical.nc")
+    return summary.stats.frames
+
+
+def _nowcast_read(files: list[Path]) -> int:
+    from nowcast.io.ingest import read_frames
+
+    return sum(1 for _ in read_frames(files))
+
+
+def _pysteps_read(files: list[Path], importer_name: str) -> int:
+    import numpy as np
+
+    with contextlib.redirect_stdout(io.StringIO()):  # pysteps prints its config path
+        from pysteps.io import importers
+    importer = getattr(importers, importer_name)
+    stack = np.stack([importer(str(p))[0] for p in files])  # (T, ny, nx) float64
+    return int(stack.shape[0])
+
+
+def _prepare_imports(method: str) -> None:
+    """Import the method's libraries before the clock and the memory baseline start."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        if method == "pysteps":
+            import pysteps.io.importers  # noqa: F401
+        else:
+            import nowcast.io.ingest  # noqa: F401
+
+
+def child(method: str, name: str, limit: int) -> dict[str, float]:
+    """One measurement in this (fresh) process: seconds, frames and memory in MiB.
+
+    ``baseline_mib`` is the peak RSS after the imports; ``added_mib`` is what
+    the measured work added on top of it.
+    """
+    files = set_files(name, limit)
+    _prepare_imports(method)
+    baseline = peak_rss_mib()
+    start = time.perf_counter()
+    if method == "nowcast-ingest":
+        frames = _nowcast_ingest(files)
+    elif method == "nowcast-read":
+        frames = _nowcast_read(files)
+    else:
+        frames = _pysteps_read(files, SETS[name][1])
+    seconds = time.perf_counter() - start
+    peak = peak_rss_mib()
+    return {
+        "seconds": seconds,
+        "frames": frames,
+        "peak_mib": peak,
+        "baseline_mib": baseline,
+        "added_mib": peak - baseline,
+    }
+
+
+def measure(method: str, name: str, limit: int, repeats: int) -> dict[str, float]:
+    """Median over ``repeats`` fresh subprocesses of every field :func:`child` reports."""
+    runs = []
+    for _ in range(repeats):
+        cmd = [sys.executable, __file__, "--child", method, name, str(limit)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def speed_table(names: list[str], limit: int, repeats: int) -> str:
+    """Markdown table: frames/s and peak RSS of the three methods per radar set."""
+    lines = [
+        "| radar set | files | nowcast ingest (read + write) frames/s | nowcast read frames/s "
+        "| pySTEPS importer frames/s | ingest / pySTEPS | read / pySTEPS "
+        "| peak RSS ingest / read / pySTEPS (MiB) | added by the work (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        res = {m: measure(m, name, limit, repeats) for m in METHODS}
+        fps = {m: r["frames"] / r["seconds"] for m, r in res.items()}
+        peaks = " / ".join(f"{res[m]['peak_mib']:.0f}" for m in METHODS)
+        added = " / ".join(f"{res[m]['added_mib']:.0f}" for m in METHODS)
+        lines.append(
+            f"| {name} | {int(res['pysteps']['frames'])} | {fps['nowcast-ingest']:.1f} "
+            f"| {fps['nowcast-read']:.1f} | {fps['pysteps']:.1f} "
+            f"| {fps['nowcast-ingest'] / fps['pysteps']:.2f} "
+            f"| {fps['nowcast-read'] / fps['pysteps']:.2f} | {peaks} | {added} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_table(counts: list[int], repeats: int) -> str:
+    """Markdown table: KNMI peak RSS for different numbers of files, nowcast vs pySTEPS."""
+    lines = [
+        "| method | files | seconds | peak RSS (MiB) | added by the work (MiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for method in ("nowcast-ingest", "pysteps"):
+        for count in counts:
+            res = measure(method, "knmi", count, repeats)
+            lines.append(
+                f"| {method} | {int(res['frames'])} | {res['seconds']:.2f} "
+                f"| {res['peak_mib']:.0f} | {res['added_mib']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (Linux), else the machine type."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def environment() -> str:
+    """One line: date (UTC), CPU, cores, Python and library versions."""
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in VERSIONS)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{stamp}; {cpu_model()}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}, {versions}"
+    )
+
+
+def main() -> None:
+    """Parse arguments; run one child measurement or the whole benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="subprocesses per median")
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--quick", action="store_true", help="1 repeat, 20 files per set")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("METHOD", "SET", "LIMIT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        method, name, limit = args.child
+        print(json.dumps(child(method, name, int(limit))))
+        return
+    repeats = 1 if args.quick else args.repeats
+    limit = 20 if args.quick else 0
+    print(environment(), "\n")
+    print(f"Median of {repeats} subprocess run(s) per cell; data from {DATA_DIR}\n")
+    print(speed_table(args.sets, limit, repeats), "\n")
+    counts = [10, 20] if args.quick else [10, len(set_files("knmi"))]
+    print(memory_table(counts, repeats))
+
+
+if __name__ == "__main__":
+    main()
