@@ -133,6 +133,14 @@ def test_raw_odim_files_and_the_default_output_name(
     with xr.open_dataset(out) as fc:
         assert fc["rainfall_rate"].shape == (2, 24, 28)
         assert fc["forecast_reference_time"].values == np.datetime64("2024-06-01T12:20")
+    # With --at the name carries the reference time actually used (12:15, not 12:17).
+    result = _forecast(
+        raw, "-n", 2, "-m", ckpt_dir / "rain.pt", "--at", "2024-06-01T12:17", "--plot"
+    )
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "forecast_20240601T1215Z.png"
+    assert _files(tmp_path) == {"raw", out.name, "forecast_20240601T1215Z.nc", png.name}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_small_tiles_on_the_sample_grid(tmp_path: Path, ckpt_dir: Path) -> None:
