@@ -38,7 +38,8 @@ def main() -> None:
     for frame in frames:
         stamp = str(frame.time).replace("-", "").replace(":", "").replace("T", "")
         rate = np.round(frame.values, 2)  # the ODIM gain of 0.01 mm/h
-        write_odim(odim_dir / f"SYN_{stamp}.h5", rate, frame.time, frame.grid, interval_s=TIMESTEP_S)
+        path = odim_dir / f"SYN_{stamp}.h5"
+        write_odim(path, rate, frame.time, frame.grid, interval_s=TIMESTEP_S)
     ingest(
         [str(odim_dir)],
         HERE / "synthetic.nc",

@@ -89,7 +89,8 @@ def restrict_period(
     begin: np.datetime64 | None,
     end: np.datetime64 | None,
 ) -> np.ndarray:
-    """Keep starts whose input and verifying frames all lie within ``[begin, end]``."""
+    """Keep starts whose forecast time (last input frame) is at or after ``begin`` and
+    whose last verifying frame is at or before ``end``."""
     keep = np.ones(starts.size, dtype=bool)
     if begin is not None:
         keep &= obs.times[starts] >= begin
