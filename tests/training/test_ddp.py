@@ -8,7 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 import pytest
 import torch
@@ -22,29 +21,10 @@ from nowcast.training.distributed import (
     epoch_order,
     launched_by_torchrun,
 )
+from tests.training.conftest import write_blob_canonical
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = 1_700_000_000
 RANKS = (DistContext(0, 2, 0), DistContext(1, 2, 1))
-
-
-def write_canonical(path: Path, n: int = 30, size: int = 32) -> Path:
-    """A blob drifting right and down: ``n`` frames of ``size`` x ``size`` mm/h, 300 s apart."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    frames = [
-        5 * np.exp(-((yy - 8 - 0.5 * t) ** 2 + (xx - 4 - 0.7 * t) ** 2) / 20) for t in range(n)
-    ]
-    with netCDF4.Dataset(path, "w") as nc:
-        for dim, length in (("time", n), ("y", size), ("x", size)):
-            nc.createDimension(dim, length)
-        nc.createVariable("time", "i8", ("time",))[:] = T0 + 300 * np.arange(n)
-        nc.createVariable("y", "f8", ("y",))[:] = np.arange(size)
-        nc.createVariable("x", "f8", ("x",))[:] = np.arange(size)
-        data = nc.createVariable("rainfall_rate", "f4", ("time", "y", "x"), fill_value=-9999.0)
-        data.units = "mm h-1"
-        data[:] = np.stack(frames).astype(np.float32)
-        nc.nowcast_timestep_seconds = np.int32(300)
-    return path
 
 
 def test_epoch_order_is_a_seeded_function_of_seed_and_epoch():
@@ -110,7 +90,7 @@ print("RESULT", result.steps, result.stop_reason, result.last_val_loss)
 
 
 def test_two_process_gloo_run_trains_and_writes_one_checkpoint_set(tmp_path):
-    data = write_canonical(tmp_path / "blob.nc")
+    data = write_blob_canonical(tmp_path / "blob.nc")
     run = tmp_path / "runs" / "ddp"
     script = tmp_path / "ddp_train.py"
     script.write_text(textwrap.dedent(SCRIPT.format(data=str(data), run=str(run))))

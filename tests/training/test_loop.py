@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import netCDF4
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -28,28 +26,9 @@ from nowcast.training.runtime import (
     select_device,
 )
 from nowcast.training.schedule import lr_at, total_steps
+from tests.training.conftest import write_blob_canonical
 
-T0 = 1_700_000_000
 CPU = torch.device("cpu")
-
-
-def write_canonical(path: Path, n: int = 30, size: int = 32) -> Path:
-    """A blob drifting right and down: ``n`` frames of ``size`` x ``size`` mm/h, 300 s apart."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    frames = [
-        5 * np.exp(-((yy - 8 - 0.5 * t) ** 2 + (xx - 4 - 0.7 * t) ** 2) / 20) for t in range(n)
-    ]
-    with netCDF4.Dataset(path, "w") as nc:
-        for dim, length in (("time", n), ("y", size), ("x", size)):
-            nc.createDimension(dim, length)
-        nc.createVariable("time", "i8", ("time",))[:] = T0 + 300 * np.arange(n)
-        nc.createVariable("y", "f8", ("y",))[:] = np.arange(size)
-        nc.createVariable("x", "f8", ("x",))[:] = np.arange(size)
-        data = nc.createVariable("rainfall_rate", "f4", ("time", "y", "x"), fill_value=-9999.0)
-        data.units = "mm h-1"
-        data[:] = np.stack(frames).astype(np.float32)
-        nc.nowcast_timestep_seconds = np.int32(300)
-    return path
 
 
 def tiny_config(**train_updates: object) -> RunConfig:
@@ -90,7 +69,7 @@ class Recorder(Callbacks):
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    return write_canonical(tmp_path / "blob.nc")
+    return write_blob_canonical(tmp_path / "blob.nc")
 
 
 def test_loss_decreases_and_run_folder_is_complete(data, tmp_path):

@@ -9,8 +9,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import netCDF4
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -23,28 +21,9 @@ from nowcast.training.checkpoint import load_checkpoint, make_header
 from nowcast.training.distributed import EpochSampler
 from nowcast.training.loop import Callbacks, fit
 from nowcast.training.run import resume_config, train
+from tests.training.conftest import write_blob_canonical
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = 1_700_000_000
-
-
-def write_canonical(path: Path, n: int = 30, size: int = 32, variable: str = "rainfall_rate"):
-    """A blob drifting right and down, ``n`` frames of ``size`` x ``size``, 300 s apart."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    frames = [
-        5 * np.exp(-((yy - 8 - 0.5 * t) ** 2 + (xx - 4 - 0.7 * t) ** 2) / 20) for t in range(n)
-    ]
-    with netCDF4.Dataset(path, "w") as nc:
-        for dim, length in (("time", n), ("y", size), ("x", size)):
-            nc.createDimension(dim, length)
-        nc.createVariable("time", "i8", ("time",))[:] = T0 + 300 * np.arange(n)
-        nc.createVariable("y", "f8", ("y",))[:] = np.arange(size)
-        nc.createVariable("x", "f8", ("x",))[:] = np.arange(size)
-        data = nc.createVariable(variable, "f4", ("time", "y", "x"), fill_value=np.float32(-9999))
-        data.units = "mm h-1" if variable == "rainfall_rate" else "1"
-        data[:] = np.stack(frames).astype(np.float32)
-        nc.nowcast_timestep_seconds = np.int32(300)
-    return path
 
 
 def tiny_config() -> RunConfig:
@@ -79,7 +58,7 @@ class StopAt(Callbacks):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_canonical(tmp_path_factory.mktemp("data") / "blob.nc")
+    return write_blob_canonical(tmp_path_factory.mktemp("data") / "blob.nc")
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +130,7 @@ def test_resume_refuses_data_with_another_variable(data, uninterrupted, tmp_path
     run = tmp_path / "run"
     run.mkdir()
     torch.save(uninterrupted, run / "last.pt")
-    other = write_canonical(tmp_path / "mnist.nc", variable="intensity")
+    other = write_blob_canonical(tmp_path / "mnist.nc", variable="intensity")
     with pytest.raises(
         CheckpointError, match="trained on rainfall_rate but .*mnist.nc holds intensity"
     ):
