@@ -86,6 +86,10 @@ def command(
     resume: Annotated[
         Path | None, typer.Option(help="Continue from a run folder or last.pt, exactly.")
     ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from this checkpoint's weights (fine-tuning; same architecture)."),
+    ] = None,
     print_config: Annotated[
         bool, typer.Option(help="Print the resolved configuration as TOML and exit.")
     ] = False,
@@ -162,12 +166,12 @@ def command(
         raise InputError("under torchrun give --run-dir, so that every process writes the same run")
     run_dir = run_dir or Path("runs") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     if _rank():  # ranks other than 0 train silently; rank 0 reports
-        train(data_path, resolved, run_dir, resume=resume)
+        train(data_path, resolved, run_dir, resume=resume, init=init)
         return
     stats = TextColumn("loss {task.fields[loss]:.4g} {task.fields[rate]:.1f} samples/s")
     with _console.progress(stats) as bar:
         progress = _Progress(bar)
-        result = train(data_path, resolved, run_dir, resume=resume, callbacks=progress)
+        result = train(data_path, resolved, run_dir, resume=resume, init=init, callbacks=progress)
     best = "-" if result.best_val_loss is None else f"{result.best_val_loss:.5g}"
     _console.out.print(
         f"run {run_dir}: {result.steps} steps, {result.epochs:.2f} epochs, "

@@ -72,6 +72,7 @@ def train(
     run_dir: Path,
     *,
     resume: Path | None = None,
+    init: Path | None = None,
     callbacks: Callbacks | None = None,
 ) -> TrainResult:
     """Train on a canonical file and write the run folder ``run_dir``.
@@ -84,6 +85,8 @@ def train(
         resume: ``last.pt`` (or its run folder) to continue from. Its model and
             data settings win over ``config``; ``config.train`` applies (so
             budgets can be raised).
+        init: A checkpoint whose weights start this run (fine-tuning, e.g. a model
+            pre-trained on synthetic rain); its architecture must match ``config.model``.
         callbacks: Progress hooks (rank 0 only).
 
     Raises:
@@ -94,7 +97,7 @@ def train(
     owns_group = not distributed.group_running()  # leave a caller's own process group alone
     ctx, device = distributed.setup(config.train.device)
     try:
-        return _train(Path(data_path), config, Path(run_dir), resume, callbacks, ctx, device)
+        return _train(Path(data_path), config, Path(run_dir), resume, init, callbacks, ctx, device)
     finally:
         if owns_group:
             distributed.teardown()
@@ -105,6 +108,7 @@ def _train(
     config: RunConfig,
     run_dir: Path,
     resume: Path | None,
+    init: Path | None,
     callbacks: Callbacks | None,
     ctx: distributed.DistContext,
     device: torch.device,
@@ -124,6 +128,8 @@ def _train(
     train_loader, val_loader = _loaders(data_path, splits, config, device, ctx)
     seed_everything(config.train.seed)  # the same initial weights for the same seed
     model = build_model(config.model)
+    if init is not None and ckpt is None:
+        _load_initial_weights(model, init, config, notes)
     transform = make_transform(config.data)
     loss_fn = make_loss(config.train.loss, transform)
     meta = make_header(config, _data_info(source, config, splits, transform.to_dict()))
@@ -148,6 +154,21 @@ def _train(
         logger.finish(result)
         update_latest(run_dir)
     return result
+
+
+def _load_initial_weights(
+    model: torch.nn.Module, init: Path, config: RunConfig, notes: list[str]
+) -> None:
+    """Start from the weights of another checkpoint with the same architecture."""
+    path = resolve_checkpoint(init, "best")
+    source = load_checkpoint(path)
+    if config_from_checkpoint(source).model != config.model:
+        raise CheckpointError(
+            f"{path} has another architecture than this run's [model] settings; "
+            "use the same model config to start from its weights"
+        )
+    model.load_state_dict(source["state_dict"])
+    notes.append(f"weights initialised from {path}")
 
 
 def _refuse_existing_run(run_dir: Path) -> None:
