@@ -34,9 +34,10 @@ def score_rows(evaluation: Evaluation) -> tuple[list[Row], list[Row]]:
             acc.fss,
             scales_km=evaluation.scales_km,
         )
-        continuous += continuous_rows(
-            method.name, evaluation.lead_times_s, acc.continuous, acc.frames
-        )
+        rows = continuous_rows(method.name, evaluation.lead_times_s, acc.continuous, acc.frames)
+        for row, excluded in zip(rows, acc.categorical.n_excluded, strict=True):
+            row["n_excluded"] = int(excluded)  # pixels NaN in the forecast or the observation
+        continuous += rows
     return categorical, continuous
 
 

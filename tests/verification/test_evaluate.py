@@ -107,7 +107,7 @@ def test_report_files_have_the_documented_columns(folder: Path, report: Evaluate
     ]
     assert list(CATEGORICAL_SCORES) == ["csi", "pod", "far", "bias", "ets", "hss"]
     continuous = _read_csv(out / "continuous.csv")
-    assert list(continuous[0]) == ["method", "lead_time_s", *CONTINUOUS_COLUMNS]
+    assert list(continuous[0]) == ["method", "lead_time_s", *CONTINUOUS_COLUMNS, "n_excluded"]
     # One row per method x lead (x threshold), methods in order: the model, then persistence.
     assert [r["method"] for r in continuous] == ["rain"] * 4 + ["persistence"] * 4
     assert [int(r["lead_time_s"]) for r in continuous] == LEADS * 2
