@@ -115,7 +115,9 @@ def test_resume_after_kill_9_is_bit_identical(data, uninterrupted, tmp_path):
         train({str(data)!r}, tiny_config(), {str(run)!r}, callbacks=Kill())
         """
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    # The same thread count as this process: CPU kernels may sum in another order otherwise.
+    threads = str(torch.get_num_threads())
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     assert load_checkpoint(run / "last.pt")["step"] == 9
