@@ -37,6 +37,10 @@ def _as_pairs(starts: np.ndarray) -> np.ndarray:
     return starts
 
 
+#: Decompressed-frame cache per open file (bounded: a file larger than RAM still trains).
+CHUNK_CACHE_BYTES = 256 * 2**20
+
+
 class CanonicalWindows(Dataset[dict[str, Tensor]]):
     """Windows of a canonical file as ``x``, ``y`` and ``mask_y`` tensors.
 
@@ -142,6 +146,11 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         if self._nc is None or self._pid != os.getpid():
             self._nc = netCDF4.Dataset(self.path)
             self._pid = os.getpid()
+            # Windows overlap and crops are small: keep decompressed frames (one chunk
+            # each) in a bounded cache instead of inflating every frame for every sample.
+            self._nc[self.cfg.variable].set_var_chunk_cache(
+                size=CHUNK_CACHE_BYTES, nelems=1009, preemption=0.75
+            )
         return self._nc
 
     def _rng(self, index: int) -> np.random.Generator:
