@@ -56,7 +56,7 @@ def baseline_methods(names: Sequence[str], notes: list[str]) -> list[Method]:
             methods.append(
                 Method(
                     "extrapolation",
-                    extrapolation_forecast,
+                    _extrapolate_same_pixels,
                     EXTRAPOLATION_FRAMES,
                     {"library": "pysteps Lucas-Kanade + semi-Lagrangian"},
                 )

@@ -336,3 +336,19 @@ def test_extrapolation_beats_persistence_on_a_moving_blob(
     assert all(csi["extrapolation", lead] > csi["persistence", lead] for lead in LEADS)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["methods"][2]["library"].startswith("pysteps")
+
+
+def test_extrapolation_is_scored_on_the_covered_pixels() -> None:
+    pytest.importorskip("pysteps")
+    from nowcast.verification.methods import baseline_methods
+
+    (method,) = baseline_methods(["extrapolation"], [])
+    yy, xx = np.mgrid[0:48, 0:48]
+    frames = np.stack(
+        [5.0 * np.exp(-((yy - 20) ** 2 + (xx - 10 - 3 * t) ** 2) / 40) for t in range(3)]
+    )
+    frames[:, :, :4] = np.nan  # no coverage in the western strip
+    forecast = method.predict(frames, 6)
+    covered = np.isfinite(frames[-1])
+    assert not np.isnan(forecast[:, covered]).any()  # advected in from outside: no rain, not NaN
+    assert np.isnan(forecast[:, ~covered]).all()
