@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nowcast.cli import _console
 from nowcast.errors import InputError
+from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
 
@@ -30,15 +31,6 @@ def _floats(text: str, what: str) -> list[float]:
     if not values:
         raise InputError(f"{what} is empty")
     return values
-
-
-def _time(text: str | None) -> np.datetime64 | None:
-    if text is None:
-        return None
-    try:
-        return np.datetime64(text.rstrip("Z"), "s")
-    except ValueError:
-        raise InputError(f"{text!r} is not an ISO time such as 2021-07-04T18:00") from None
 
 
 @_console.handle_errors
@@ -108,8 +100,8 @@ def command(
         baselines=[]
         if baselines.strip() == "none"
         else [b.strip() for b in baselines.split(",") if b.strip()],
-        start=_time(start),
-        end=_time(end),
+        start=None if start is None else parse_utc(start, "--start"),
+        end=None if end is None else parse_utc(end, "--end"),
         max_starts=max_starts,
         output_dir=output_dir,
         device=device,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from nowcast.cli import _console
-from nowcast.errors import InputError
+from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
 
@@ -19,15 +18,6 @@ EPILOG = """Examples:
 
   nowcast forecast radar.nc --at 2021-07-04T18:00 --model default --pack
 """
-
-
-def _parse_time(text: str | None) -> np.datetime64 | None:
-    if text is None:
-        return None
-    try:
-        return np.datetime64(text.rstrip("Z"), "s")
-    except ValueError:
-        raise InputError(f"--at {text!r} is not an ISO time such as 2021-07-04T18:00") from None
 
 
 @_console.handle_errors
@@ -94,7 +84,7 @@ def command(
     from nowcast.forecasting.run import check_cadence, run_forecast
     from nowcast.training.runtime import select_device
 
-    start = _parse_time(at)
+    start = None if at is None else parse_utc(at, "--at")
     obs = load_observations(inputs, fmt.lower())
     torch_device = select_device(device)
     loaded = load_model(resolve_model(model), torch_device)

@@ -126,3 +126,17 @@ def to_datetime64(value: Any) -> np.datetime64:
     if hasattr(value, "tzinfo") and value.tzinfo is not None:
         value = value.replace(tzinfo=None) - value.utcoffset()
     return np.datetime64(value, "s")
+
+
+def parse_utc(text: str, what: str = "time") -> np.datetime64:
+    """An ISO 8601 UTC time such as ``2021-07-04T18:00`` (trailing ``Z`` allowed).
+
+    Raises:
+        InputError: naming ``what`` when the text is not such a time.
+    """
+    from nowcast.errors import InputError
+
+    try:
+        return np.datetime64(text.strip().rstrip("Z"), "s")
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not an ISO time such as 2021-07-04T18:00") from None

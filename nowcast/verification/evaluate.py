@@ -19,6 +19,7 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.forecasting.inputs import Observations, load_observations
 from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
+from nowcast.io.grid import parse_utc
 from nowcast.verification.fss import scales_to_pixels
 from nowcast.verification.methods import baseline_methods, forecast_file_method, model_method
 from nowcast.verification.outputs import score_rows, write_outputs
@@ -67,7 +68,7 @@ class EvaluateResult:
 
 
 def _time(text: str | None) -> np.datetime64 | None:
-    return None if not text else np.datetime64(text.rstrip("Z"), "s")
+    return None if not text else parse_utc(text, "stored split time")
 
 
 def _test_period(
