@@ -17,11 +17,12 @@ the bundled one when ``nowcast/models/default/default.pt`` exists, else a
 freshly initialised model of ``bench/default_model.toml`` on top of the
 ``radar`` preset: the time does not depend on the weights.
 
-Each method runs in a fresh subprocess (peak RSS via ``ru_maxrss`` is its
+Each method runs in a fresh subprocess (its peak RSS, ``VmHWM``, is its
 own): one untimed warm-up forecast on a small crop, then the median of
 ``--repeats`` full forecasts. Prints markdown tables.
 
-Run: ``python bench/bench_forecast.py [--repeats 3] [--tiles 256 512 768 1024] [--quick]``
+Run: ``python bench/bench_forecast.py [--repeats 3] [--tiles 256 512 768 1024]
+[--grids knmi large] [--quick]``
 """
 
 from __future__ import annotations
@@ -62,7 +63,17 @@ VERSIONS = ("torch", "numpy", "pysteps", "opencv-python-headless", "h5py", "netC
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, MiB.
+
+    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this
+    program's own address space. ``ru_maxrss`` (the fallback elsewhere) also
+    counts the parent's memory when the child was started with vfork + exec,
+    as ``subprocess`` does.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -214,6 +225,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="forecasts per median")
     parser.add_argument("--tiles", type=int, nargs="+", default=[256, 512, 768, 1024])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--grids", nargs="+", default=["knmi", "large"], choices=["knmi", "large"])
     parser.add_argument("--quick", action="store_true", help="KNMI grid only, tile 512, 1 repeat")
     parser.add_argument(
         "--child", nargs=3, metavar=("METHOD", "NPY", "REPEATS"), help=argparse.SUPPRESS
@@ -230,10 +242,12 @@ def main() -> None:
     tiles = [512] if args.quick else args.tiles
     print(environment(args.threads), "\n")
     with tempfile.TemporaryDirectory() as tmp:
-        paths = prepare_inputs(Path(tmp), large=not args.quick)
+        paths = prepare_inputs(Path(tmp), large="large" in args.grids and not args.quick)
         _, description = load_bench_model()
         print(f"Model: {description}; median of {repeats} forecast(s) per cell\n")
         for name, inputs in paths.items():
+            if name not in args.grids:
+                continue
             print(grid_table(name, inputs, tiles, repeats, args.threads), "\n")
 
 
