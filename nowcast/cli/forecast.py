@@ -72,7 +72,7 @@ def command(
     ] = False,
     tile: Annotated[
         int, typer.Option(help="Tile side in pixels for large grids (bounds memory).", min=64)
-    ] = 512,
+    ] = 768,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Forecast the next STEPS frames from the latest observations.

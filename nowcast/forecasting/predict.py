@@ -80,7 +80,7 @@ def predict(
     *,
     patch: int,
     device: torch.device,
-    tile: int = 512,
+    tile: int = 768,
     overlap: int = 64,
     on_tile: Callable[[int, int], Any] | None = None,
 ) -> np.ndarray:

@@ -61,7 +61,7 @@ def model_forecast(
     steps: int,
     *,
     device: torch.device,
-    tile: int = 512,
+    tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
 ) -> np.ndarray:
     """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
@@ -95,7 +95,7 @@ def forecast_fields(
     *,
     at: np.datetime64 | None = None,
     device: torch.device,
-    tile: int = 512,
+    tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
 ) -> tuple[np.datetime64, np.ndarray]:
     """Forecast ``steps`` frames after the last frame at or before ``at``.
@@ -160,7 +160,7 @@ def run_forecast(
     overwrite: bool = False,
     pack: bool = False,
     history: str = "",
-    tile: int = 512,
+    tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
 ) -> ForecastSummary:
     """Forecast and write; return what the command reports."""
