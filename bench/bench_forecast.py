@@ -32,20 +32,17 @@ import contextlib
 import io
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from benchlib import environment, peak_rss_mib
 
 if TYPE_CHECKING:
     from nowcast.forecasting.model_choice import LoadedModel
@@ -60,21 +57,6 @@ LARGE_SHAPE = (2200, 1900)
 IN_LEN = 5
 STEPS = 12
 VERSIONS = ("torch", "numpy", "pysteps", "opencv-python-headless", "h5py", "netCDF4")
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB.
-
-    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this
-    program's own address space. ``ru_maxrss`` (the fallback elsewhere) also
-    counts the parent's memory when the child was started with vfork + exec,
-    as ``subprocess`` does.
-    """
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def prepare_inputs(workdir: Path, large: bool) -> dict[str, Path]:
@@ -200,25 +182,6 @@ def grid_table(name: str, inputs: Path, tiles: list[int], repeats: int, threads:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), else the machine type."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def environment(threads: int) -> str:
-    """One line: date (UTC), CPU, cores, threads, Python and library versions."""
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in VERSIONS)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{stamp}; {cpu_model()}, {os.cpu_count()} cores, {threads} torch threads; "
-        f"Python {platform.python_version()}, {versions}"
-    )
-
-
 def main() -> None:
     """Parse arguments; run one child measurement or the whole benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -240,7 +203,7 @@ def main() -> None:
         return
     repeats = 1 if args.quick else args.repeats
     tiles = [512] if args.quick else args.tiles
-    print(environment(args.threads), "\n")
+    print(environment(VERSIONS, args.threads), "\n")
     with tempfile.TemporaryDirectory() as tmp:
         paths = prepare_inputs(Path(tmp), large="large" in args.grids and not args.quick)
         _, description = load_bench_model()

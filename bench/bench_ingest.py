@@ -26,16 +26,14 @@ import contextlib
 import io
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
+
+from benchlib import environment, peak_rss_mib
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("NOWCAST_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -55,21 +53,6 @@ def set_files(name: str, limit: int = 0) -> list[Path]:
     folder = DATA_DIR / SETS[name][0]
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     return files[:limit] if limit else files
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB.
-
-    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this
-    program's own address space. ``ru_maxrss`` (the fallback elsewhere) also
-    counts the parent's memory when the child was started with vfork + exec,
-    as ``subprocess`` does.
-    """
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 class _Clock:
@@ -219,25 +202,6 @@ def memory_table(counts: list[int], repeats: int) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), else the machine type."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def environment() -> str:
-    """One line: date (UTC), CPU, cores, Python and library versions."""
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in VERSIONS)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{stamp}; {cpu_model()}, {os.cpu_count()} cores; "
-        f"Python {platform.python_version()}, {versions}"
-    )
-
-
 def main() -> None:
     """Parse arguments; run one child measurement or the whole benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -254,7 +218,7 @@ def main() -> None:
         return
     repeats = 1 if args.quick else args.repeats
     limit = 20 if args.quick else 0
-    print(environment(), "\n")
+    print(environment(VERSIONS), "\n")
     print(f"Median of {repeats} subprocess run(s) per cell; data from {DATA_DIR}\n")
     speed, memory = speed_table(args.sets, limit, repeats)
     print(speed, "\n")

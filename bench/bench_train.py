@@ -21,21 +21,15 @@ Run: ``python bench/bench_train.py [--steps 5] [--warmup 2] [--quick]``
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
-from pathlib import Path
 
 import torch
+from benchlib import environment, peak_rss_mib
 
 from nowcast.config import ModelConfig, RunConfig, merge
 from nowcast.data.transforms import make_transform
@@ -165,21 +159,6 @@ def check_flop_count(size: int = 16, batch: int = 2) -> str:
         mark = "equal" if analytic == counted else f"differs by {counted - analytic:+d}"
         lines.append(f"| {case.preset} | {analytic:,} | {counted:,} ({mark}) | {ratio:.3f} |")
     return "\n".join(lines)
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB.
-
-    Linux: ``VmHWM`` of /proc/self/status, the high-water mark of this
-    program's own address space. ``ru_maxrss`` (the fallback elsewhere) also
-    counts the parent's memory when the child was started with vfork + exec,
-    as ``subprocess`` does.
-    """
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def train_child(case: Case, warmup: int, steps: int) -> dict[str, float]:
@@ -364,25 +343,6 @@ def infer_table(case: Case, peak: float, warmup: int, steps: int, threads: int) 
     )
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), else the machine type."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def environment(threads: int) -> str:
-    """One line: date (UTC), CPU, cores, threads, Python and library versions."""
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in VERSIONS)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{stamp}; {cpu_model()}, {os.cpu_count()} cores, {threads} torch threads; "
-        f"Python {platform.python_version()}, {versions}"
-    )
-
-
 def run_child(args: list[str]) -> dict[str, float]:
     """Dispatch a ``--child`` invocation to the matching measurement."""
     if args[0] == "matmul":
@@ -413,7 +373,7 @@ def main() -> None:
     cases = QUICK_CASES if args.quick else FULL_CASES
     warmup, steps = (1, 2) if args.quick else (args.warmup, args.steps)
     n = 2048 if args.quick else args.matmul
-    print(environment(args.threads), "\n")
+    print(environment(VERSIONS, args.threads), "\n")
     print(check_flop_count(), "\n")
     mm = spawn(["matmul", str(n), str(3 if args.quick else args.matmul_repeats)], args.threads)
     peak = mm["gflops"]
