@@ -31,3 +31,19 @@ def rain_frames(
         time = t0 + np.timedelta64(k * step_s, "s")
         frames.append(Frame(time, values, grid, "rainfall_rate", f"frame{k}"))
     return frames
+
+
+def frame_stats(frame: Frame, name: str) -> dict:
+    """Per-file statistics the real-data reader tests compare with the data README."""
+    v = frame.values
+    return {
+        "name": name,
+        "time": frame.time,
+        "bounds": frame.bounds,
+        "shape": v.shape,
+        "max": float(np.nanmax(v)),
+        "min": float(np.nanmin(v)),
+        "wet": float(np.mean(v > 0.1)),
+        "nan": float(np.mean(np.isnan(v))),
+        "grid": frame.grid,
+    }

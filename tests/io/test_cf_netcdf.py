@@ -18,6 +18,7 @@ from nowcast.io.odim import OdimReader
 from nowcast.io.odim_write import write_odim
 from nowcast.io.projection import latlon, north_up_grid, unproject
 from nowcast.io.readers import ReaderOptions, detect_reader
+from tests.helpers import frame_stats
 
 T0 = np.datetime64("2024-06-01T12:00:00", "s")
 EPOCH = np.datetime64("1970-01-01T00:00:00", "s")
@@ -480,21 +481,8 @@ def bom(bom_dir: Path) -> dict[str, Any]:
     first = None
     for path in files:
         (frame,) = reader.frames(path)
-        v = frame.values
         first = first or frame
-        stats.append(
-            {
-                "name": path.name,
-                "time": frame.time,
-                "bounds": frame.bounds,
-                "shape": v.shape,
-                "max": float(np.nanmax(v)),
-                "min": float(np.nanmin(v)),
-                "wet": float(np.mean(v > 0.1)),
-                "nan": float(np.mean(np.isnan(v))),
-                "grid": frame.grid,
-            }
-        )
+        stats.append(frame_stats(frame, path.name))
     return {"files": files, "stats": stats, "first": first}
 
 

@@ -17,6 +17,7 @@ from nowcast.io.knmi import KnmiReader, knmi_datetime, parse_calibration
 from nowcast.io.odim import OdimReader
 from nowcast.io.projection import latlon, unproject
 from nowcast.io.readers import ReaderOptions, detect_reader
+from tests.helpers import frame_stats
 
 KNMI_PROJ4 = "+proj=stere +lat_0=90 +lon_0=0.0 +lat_ts=60.0 +a=6378.137 +b=6356.752 +x_0=0 +y_0=0"
 PV = np.array([[0, 10, 245, 65535], [65534, 1, 0, 100], [3, 65535, 7, 0]], dtype=np.uint16)
@@ -227,19 +228,7 @@ def knmi(knmi_dir: Path) -> dict[str, Any]:
         v = frame.values
         first = first or frame
         masks_equal &= bool(np.array_equal(np.isnan(v), np.isnan(first.values)))
-        stats.append(
-            {
-                "name": path.name,
-                "time": frame.time,
-                "bounds": frame.bounds,
-                "shape": v.shape,
-                "max": float(np.nanmax(v)),
-                "min": float(np.nanmin(v)),
-                "wet": float(np.mean(v > 0.1)),
-                "nan": float(np.mean(np.isnan(v))),
-                "grid": frame.grid,
-            }
-        )
+        stats.append(frame_stats(frame, path.name))
     return {"files": files, "stats": stats, "first": first, "masks_equal": masks_equal}
 
 

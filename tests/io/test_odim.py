@@ -18,6 +18,7 @@ from nowcast.io.odim_write import write_odim
 from nowcast.io.projection import latlon, north_up_grid, unproject
 from nowcast.io.readers import ReaderOptions, detect_reader
 from nowcast.io.zr import dbz_to_rate, rate_to_dbz
+from tests.helpers import frame_stats
 
 LAEA = "+proj=laea +lat_0=55 +lon_0=10 +x_0=1950000 +y_0=-2100000 +ellps=WGS84 +units=m"
 T0 = np.datetime64("2024-06-01T12:00:00", "s")
@@ -451,19 +452,7 @@ def rmi(rmi_dir: Path) -> dict[str, Any]:
     first = None
     for path in files:
         (frame,) = reader.frames(path)
-        v = frame.values
-        stats.append(
-            {
-                "name": path.name,
-                "time": frame.time,
-                "shape": v.shape,
-                "max": float(np.nanmax(v)),
-                "min": float(np.nanmin(v)),
-                "wet": float(np.mean(v > 0.1)),
-                "nan": float(np.mean(np.isnan(v))),
-                "grid": frame.grid,
-            }
-        )
+        stats.append(frame_stats(frame, path.name))
         first = first or frame
     return {"files": files, "stats": stats, "first": first}
 
