@@ -138,10 +138,9 @@ def evaluate(
     scores = {m.name: _accumulators(thresholds, scales_px, steps, frame_scores) for m in methods}
     wettest, most_rain = None, -1.0
     for n, start in enumerate(starts):
-        observed = obs.read(np.arange(start + 1, start + 1 + steps))
-        for method in methods:
-            inputs = obs.read(np.arange(start - method.in_len + 1, start + 1))
-            scores[method.name].update(method.predict(inputs, steps), observed)
+        observed, forecasts = example_fields(obs, methods, int(start), steps)
+        for name, forecast in forecasts.items():
+            scores[name].update(forecast, observed)
         rain = float(np.nansum(observed))
         if rain > most_rain:
             wettest, most_rain = int(start), rain
@@ -162,10 +161,13 @@ def evaluate(
 def example_fields(
     obs: Observations, methods: Sequence[Method], start: int, steps: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Observation and every method's forecast for one start (for the example plot)."""
-    observed = obs.read(np.arange(start + 1, start + 1 + steps))
-    forecasts = {
-        m.name: m.predict(obs.read(np.arange(start - m.in_len + 1, start + 1)), steps)
-        for m in methods
-    }
+    """Observation and every method's forecast for one start time.
+
+    The frames are read once: the longest input any method needs, then the
+    ``steps`` verifying frames; each method gets the tail it asks for.
+    """
+    longest = max(m.in_len for m in methods)
+    frames = obs.read(np.arange(start - longest + 1, start + 1 + steps))
+    inputs, observed = frames[:longest], frames[longest:]
+    forecasts = {m.name: m.predict(inputs[longest - m.in_len :], steps) for m in methods}
     return observed, forecasts
