@@ -62,6 +62,9 @@ def load_observations(sources: Sequence[str], fmt: str = "auto") -> Observations
         data = open_canonical(paths[0])
 
         def read(indices: np.ndarray) -> np.ndarray:
+            indices = np.asarray(indices)
+            if indices.size and np.all(np.diff(indices) == 1):  # one read for a run of frames
+                return data.read(int(indices[0]), int(indices[-1]) + 1)
             return np.stack([data.read(int(i), int(i) + 1)[0] for i in indices])
 
         return Observations(
