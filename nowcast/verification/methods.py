@@ -19,6 +19,7 @@ from nowcast.errors import InputError
 from nowcast.forecasting.inputs import Observations
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.run import model_forecast
+from nowcast.io import cf
 from nowcast.verification.baselines import (
     extrapolation_available,
     extrapolation_forecast,
@@ -133,10 +134,10 @@ def _read_forecast(path: Path, obs: Observations) -> tuple[np.ndarray, np.dateti
 
 def _forecast_variable(nc: netCDF4.Dataset, path: Path) -> str:
     for name, var in nc.variables.items():
-        if getattr(var, "standard_name", None) in (
-            "rainfall_rate",
-            "lwe_precipitation_rate",
-        ) or name in ("rainfall_rate", "precip_intensity", "intensity"):
+        if getattr(var, "standard_name", None) in cf.RATE_STANDARD_NAMES or name in (
+            *cf.FALLBACK_RATE_NAMES,
+            cf.INTENSITY,
+        ):
             if len(var.dimensions) == 3:
                 return name
     raise InputError(
