@@ -66,6 +66,11 @@ def group_running() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+def backend() -> str | None:
+    """The running process group's backend (``nccl`` or ``gloo``), or ``None`` without one."""
+    return str(dist.get_backend()) if group_running() else None
+
+
 def context() -> DistContext:
     """The current process's place in the job (single-process when no group is running)."""
     if not group_running():

@@ -43,6 +43,7 @@ from nowcast.training.runtime import (
     autocast_context,
     compile_probe,
     configure_backends,
+    describe_device,
     make_grad_scaler,
     maybe_compile,
     resolve_precision,
@@ -204,6 +205,11 @@ def fit(
     configure_backends(device)
     precision = resolve_precision(device, cfg.precision)
     check_schedule(cfg.schedule)
+    group = distributed.backend()
+    callbacks.on_message(
+        f"computing on {describe_device(device)} in {precision}"
+        + (f", process group {group}" if group else "")
+    )
 
     model = model.to(device)
     optimizer = make_optimizer(model, cfg)

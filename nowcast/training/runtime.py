@@ -43,6 +43,14 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def describe_device(device: torch.device) -> str:
+    """The device for the run's log: ``cpu``, or ``cuda:0 (NVIDIA H200)`` with the GPU's name."""
+    if device.type != "cuda":
+        return device.type
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
 def configure_backends(device: torch.device) -> None:
     """Enable the fast CUDA paths: TF32 matmuls/convolutions and cuDNN autotuning.
 

@@ -117,7 +117,8 @@ def test_two_process_gloo_run_trains_and_writes_one_checkpoint_set(tmp_path):
         "best.pt", "config.toml", "last.pt", "metrics.csv", "train.log"
     ]  # fmt: skip
     assert sorted(p.name for p in tmp_path.rglob("*.pt")) == ["best.pt", "last.pt"]
-    assert "with 2 process(es)" in (run / "train.log").read_text()
+    log = (run / "train.log").read_text()
+    assert "with 2 process(es)" in log and "computing on cpu in fp32, process group gloo" in log
     assert len((run / "metrics.csv").read_text().splitlines()) == 2
 
     last = load_checkpoint(run / "last.pt")

@@ -91,7 +91,9 @@ def test_loss_decreases_and_run_folder_is_complete(data, tmp_path):
     ]  # fmt: skip
     assert (tmp_path / "runs" / "latest").resolve() == run.resolve()
     assert len((run / "metrics.csv").read_text().splitlines()) == 5
-    assert "max_epochs" in (run / "train.log").read_text().splitlines()[-1]
+    log = (run / "train.log").read_text().splitlines()
+    assert "max_epochs" in log[-1]
+    assert any(line.endswith("computing on cpu in fp32") for line in log)
     best = load_checkpoint(run / "best.pt")
     assert best["best_val_loss"] == result.best_val_loss
 
