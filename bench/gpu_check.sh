@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Everything that needs a GPU, in one run on a lent CUDA machine (the `device` tool):
+#   1. the CUDA tests (tests/training/test_cuda.py) and the training/forecasting tests on CUDA,
+#   2. bench/bench_gpu.py (training step per precision, forecast time),
+#   3. the GPU skill runs of docs/skill.md, four trainings side by side on the one GPU:
+#      the default model's recipe on synthetic rain (bench/default_model_gpu.toml) and the three
+#      leave-one-radar-out fine-tunings from the bundled model (bench/loro_gpu.toml).
+# Inputs carried next to the repo: .whl/ (netCDF4, cftime, pyproj wheels for the machine's
+# Python) and .gpu/data/radar/ (a copy of ../shared/data/radar, never committed).
+# Results go to $OUT (at most 8 files): logs, the bench table, the exported checkpoints.
+# Wall time on an H200: about 7-8 minutes. TRAIN_FLAGS adds flags to every `nowcast train`
+# (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the plumbing on a CPU).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-out/gpu}"
+mkdir -p "$OUT"
+work=/tmp/nowcast-gpu
+mkdir -p "$work"
+log="$OUT/gpu_check.log"
+exec > >(tee -a "$log") 2>&1
+stamp() { echo "== $(date -u +%H:%M:%S) $*"; }
+
+stamp "set-up"
+if [ -d .whl ] && ! python3 -c "import netCDF4, pyproj" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+fi
+export PYTHONPATH="$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export NOWCAST_DATA_DIR="$PWD/.gpu/data"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c "import torch, netCDF4, pyproj; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())" || exit 1
+nowcast() { python3 -m nowcast "$@"; }
+
+stamp "data preparation (background)"
+(
+    for s in knmi bom-cscn rmi-qpe; do
+        nowcast ingest ".gpu/data/radar/$s" --output "$work/$s.nc" --overwrite > "$work/ingest-$s.log" 2>&1 &
+    done
+    python3 bench/make_synthetic_dataset.py "$work/synthetic_train.nc" \
+        --sequences 160 --frames 40 --size 160 --seed 1000 --overwrite > "$work/synthetic.log" 2>&1 &
+    wait
+    sets=(knmi bom-cscn rmi-qpe)
+    for held in "${sets[@]}"; do
+        train=()
+        for s in "${sets[@]}"; do [ "$s" != "$held" ] && train+=("$work/$s.nc"); done
+        python3 bench/make_loro_dataset.py "$work/loro-without-$held.nc" "${train[@]}" --overwrite &
+    done
+    wait
+    touch "$work/data.done"
+) > "$work/prep.log" 2>&1 &
+prep=$!
+
+stamp "CUDA tests"
+timeout 180 python3 -m pytest -q -p no:cacheprovider tests/training tests/forecasting tests/models \
+    -rs 2>&1 | tail -25
+
+stamp "GPU benchmark"
+timeout 150 python3 bench/bench_gpu.py --steps 10 --warmup 3 --compile | tee "$OUT/bench_gpu.md"
+
+stamp "waiting for the data"
+wait "$prep"
+cat "$work/prep.log" "$work"/ingest-*.log "$work/synthetic.log" | tail -20
+[ -f "$work/data.done" ] || { echo "data preparation failed"; exit 1; }
+
+stamp "four trainings side by side"
+nowcast train "$work/synthetic_train.nc" --preset radar --config bench/default_model_gpu.toml \
+    --run-dir "$work/runs/default-gpu" ${TRAIN_FLAGS:-} > "$work/train-default.log" 2>&1 &
+jobs=($!)
+for held in knmi bom-cscn rmi-qpe; do
+    nowcast train "$work/loro-without-$held.nc" --config bench/loro_gpu.toml \
+        --init nowcast/models/default/default.pt --run-dir "$work/runs/loro-$held" ${TRAIN_FLAGS:-} \
+        > "$work/train-loro-$held.log" 2>&1 &
+    jobs+=($!)
+done
+wait "${jobs[@]}"  # by pid: a bare wait would also wait for the tee behind the log
+for f in "$work"/train-*.log; do echo "--- $f"; tail -4 "$f"; done
+
+stamp "export"
+python3 - "$work/runs" "$OUT" <<'PY'
+import sys
+from pathlib import Path
+
+from nowcast.training.checkpoint import export_for_inference
+
+runs, out = Path(sys.argv[1]), Path(sys.argv[2])
+notes = {
+    "default-gpu": "synthetic rain: python bench/make_synthetic_dataset.py --sequences 160 "
+    "--frames 40 --size 160 --seed 1000 (bench/gpu_check.sh)",
+}
+for run in sorted(runs.iterdir()):
+    best = run / "best.pt"
+    if best.is_file() and not run.is_symlink():
+        note = notes.get(run.name, f"bench/gpu_check.sh: {run.name}, two radars of ../shared/data")
+        export_for_inference(best, out / f"{run.name}.pt", note)
+        print("exported", run.name)
+PY
+tar -czf "$OUT/runs.tar.gz" -C "$work" runs/default-gpu/metrics.csv runs/default-gpu/train.log \
+    $(cd "$work" && ls runs/loro-*/metrics.csv runs/loro-*/train.log runs/*/config.toml 2>/dev/null)
+stamp "done"
