@@ -443,7 +443,11 @@ class CfNetcdfReader:
             index if dim == layout.time else 0 if dim in layout.others else slice(None)
             for dim in var.dimensions
         )
-        data = np.ma.filled(np.ma.asarray(var[key]).astype(np.float64), np.nan)
+        read = var[key]  # masked and scaled by netCDF4; NaN is set without masked arithmetic
+        data = np.array(np.ma.getdata(read), dtype=np.float64)
+        mask = np.ma.getmask(read)
+        if mask is not np.ma.nomask:
+            data[mask] = np.nan
         if var.dimensions.index(layout.x) < var.dimensions.index(layout.y):
             data = data.T
         if kind == DBZ:

@@ -54,6 +54,8 @@ class Grid:
 
     def same_as(self, other: Grid, rtol: float = 1e-6) -> bool:
         """True when both grids have the same shape, coordinates and projection."""
+        if other is self:  # readers share one Grid per series
+            return True
         if self.shape != other.shape or self.is_projected != other.is_projected:
             return False
         scale = max(self.spacing) if self.is_projected else 1.0

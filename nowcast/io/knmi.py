@@ -32,7 +32,13 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.odim import attr_float, attr_text, hdf5_errors, looks_like_hdf5
+from nowcast.io.odim import (
+    attr_float,
+    attr_text,
+    decode_elementwise,
+    hdf5_errors,
+    looks_like_hdf5,
+)
 from nowcast.io.projection import metres_proj4, north_up_grid
 from nowcast.io.readers import ReaderOptions
 from nowcast.io.zr import dbz_to_rate
@@ -216,23 +222,35 @@ class KnmiReader:
         raw = h5["image1/image_data"][()]
         if raw.ndim != 2:
             raise ValueError(f"image1/image_data is {raw.ndim}-D, expected 2-D")
-        value = raw.astype(np.float64) * gain + offset
-        for key in ("calibration_missing_data", "calibration_out_of_image"):
-            if key in cal:
-                value[raw == attr_float(cal[key])] = np.nan
+        codes = [
+            attr_float(cal[key])
+            for key in ("calibration_missing_data", "calibration_out_of_image")
+            if key in cal
+        ]
+        factor = 1.0
         if quantity == "depth":
             seconds = float((end - start) / np.timedelta64(1, "s"))
             if seconds <= 0:
                 raise ValueError(f"accumulation window {start} - {end} is empty")
-            value *= 3600.0 / seconds
-        elif quantity == "dbz":
-            value = dbz_to_rate(value, self.options.zr_a, self.options.zr_b).astype(np.float64)
+            factor = 3600.0 / seconds
+
+        def decode(pixels: np.ndarray) -> np.ndarray:
+            value = pixels.astype(np.float64) * gain + offset
+            for code in codes:
+                value[pixels == code] = np.nan
+            if quantity == "depth":
+                value *= factor
+            elif quantity == "dbz":
+                value = dbz_to_rate(value, self.options.zr_a, self.options.zr_b)
+            return value.astype(np.float32)
+
+        values = decode_elementwise(raw, decode)
         grid = self._grid(h5)
         if grid.shape != raw.shape:
             raise ValueError(f"geographic grid {grid.shape} does not match the image {raw.shape}")
         return Frame(
             time=end,
-            values=value.astype(np.float32),
+            values=values,
             grid=grid,
             variable=cf.RAIN,
             source=str(path),

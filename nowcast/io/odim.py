@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,9 +208,27 @@ def _frame_times(sources: list[_Source], nominal: np.datetime64) -> list[np.date
 
 
 def _grid(h5: h5py.File, ds: str, shape: tuple[int, int]) -> Grid:
-    """The grid of ``ds`` from ``/where`` overridden by ``datasetN/where``."""
+    """The grid of ``ds`` from ``/where`` overridden by ``datasetN/where``.
+
+    Files with the same ``where`` attributes share one :class:`Grid` object,
+    so a series is compared with its first grid by identity, and the PROJ
+    string and grid mapping are built once.
+    """
     where: dict[str, Any] = dict(_group_attrs(h5, "where"))
     where.update(_group_attrs(h5, f"{ds}/where"))
+    key = (shape, tuple(sorted((k, repr(np.asarray(v).tolist())) for k, v in where.items())))
+    if key not in _GRIDS:
+        if len(_GRIDS) >= 16:
+            _GRIDS.clear()
+        _GRIDS[key] = _grid_from_where(where, shape)
+    return _GRIDS[key]
+
+
+_GRIDS: dict[tuple[Any, ...], Grid] = {}
+
+
+def _grid_from_where(where: Mapping[str, Any], shape: tuple[int, int]) -> Grid:
+    """The grid described by merged ``where`` attributes for data of ``shape``."""
     if "projdef" not in where:
         raise ValueError("no where/projdef (projection) attribute")
     proj4 = metres_proj4(attr_text(where["projdef"]))
@@ -262,8 +280,46 @@ def _accumulation_seconds(h5: h5py.File, src: _Source) -> float:
     )
 
 
+def decode_elementwise(raw: np.ndarray, decode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``decode(raw)`` for a ``decode`` that treats every value on its own.
+
+    8- and 16-bit integer images go through a lookup table: every possible
+    code is decoded once (256 or 65536 values) and each pixel is one table
+    look-up, which gives the very values ``decode(raw)`` gives at a fraction
+    of the cost of decoding every pixel in float64. Other types are decoded
+    directly.
+    """
+    if raw.dtype.kind in "ui" and raw.dtype.itemsize <= 2:
+        info = np.iinfo(raw.dtype)
+        table = decode(np.arange(info.min, info.max + 1, dtype=raw.dtype))
+        index = raw if raw.dtype.kind == "u" else raw.astype(np.intp) - info.min
+        return table[index]
+    return decode(raw)
+
+
 def _to_rate(h5: h5py.File, src: _Source, raw: np.ndarray, options: ReaderOptions) -> np.ndarray:
     """Decode raw values into mm h-1 (float32, NaN = nodata, 0 = undetect)."""
+    if raw.dtype == np.float32 and (src.quantity, src.gain, src.offset) == ("RATE", 1.0, 0.0):
+        return _float_rate(src, raw)
+    return decode_elementwise(raw, lambda codes: _decode(h5, src, codes, options))
+
+
+def _float_rate(src: _Source, raw: np.ndarray) -> np.ndarray:
+    """:func:`_decode` of a float32 RATE with gain 1 and offset 0, without the float64 round trip.
+
+    ``raw * 1.0 + 0.0`` in float64 and back is ``raw + 0.0`` in float32
+    (exact; -0 becomes +0 either way).
+    """
+    value = raw + np.float32(0.0)
+    nodata = raw == src.nodata if src.nodata is not None else np.zeros(raw.shape, bool)
+    value[nodata] = np.nan
+    if src.undetect is not None:
+        value[(raw == src.undetect) & ~nodata] = 0.0
+    return value
+
+
+def _decode(h5: h5py.File, src: _Source, raw: np.ndarray, options: ReaderOptions) -> np.ndarray:
+    """Raw values -> mm h-1 in float64 arithmetic, returned as float32."""
     value = raw.astype(np.float64) * src.gain + src.offset
     nodata = raw == src.nodata if src.nodata is not None else np.zeros(raw.shape, bool)
     value[nodata] = np.nan  # before Z-R, so codes never become (infinite) rates

@@ -13,7 +13,15 @@ import pytest
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.knmi import KnmiReader
-from nowcast.io.odim import OdimReader, attr_float, attr_text
+from nowcast.io.odim import (
+    OdimReader,
+    _decode,
+    _float_rate,
+    _Source,
+    attr_float,
+    attr_text,
+    decode_elementwise,
+)
 from nowcast.io.odim_write import write_odim
 from nowcast.io.projection import latlon, north_up_grid, unproject
 from nowcast.io.readers import ReaderOptions, detect_reader
@@ -519,3 +527,29 @@ def test_rmi_sniffing(rmi: dict[str, Any]) -> None:
     assert OdimReader().can_open(path)
     assert not KnmiReader().can_open(path)
     assert detect_reader(path).name == "odim"
+
+
+def _dbz_decode(raw: np.ndarray) -> np.ndarray:
+    value = raw.astype(np.float64) * 0.5 - 32.0
+    value[raw == 255] = np.nan
+    return dbz_to_rate(value)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32])
+def test_lookup_table_decoding_gives_the_values_of_direct_decoding(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    low, high = (info.min, info.max) if info else (-40.0, 300.0)
+    raw = (rng.uniform(low, high, size=(30, 40))).astype(dtype)
+    raw[0, :3] = [low, high, 255]
+    np.testing.assert_array_equal(decode_elementwise(raw, _dbz_decode), _dbz_decode(raw))
+
+
+def test_float_rate_short_cut_matches_the_float64_decoding() -> None:
+    raw = np.array([[0.0, -0.0, 1.5, -3.0], [np.nan, 7e-3, -1.0, 2.0]], dtype=np.float32)
+    src = _Source("dataset1", "dataset1/data1/data", "RATE", 1.0, 0.0, -1.0, -3.0, None, None)
+    fast = _float_rate(src, raw)
+    full = _decode(None, src, raw, ReaderOptions())
+    assert fast.tobytes() == full.tobytes()  # also +0.0 for -0.0, bit for bit
+    assert not np.signbit(fast[0, 1])  # -0.0 comes out as +0.0
+    assert fast[0, 3] == 0.0 and np.isnan(fast[1, 2])  # undetect -> 0, nodata -> NaN
