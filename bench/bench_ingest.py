@@ -100,8 +100,12 @@ def _prepare_imports(method: str) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         if method == "pysteps":
             import pysteps.io.importers  # noqa: F401
-        else:
+        else:  # the reader modules too: pySTEPS' importers module imports h5py, netCDF4, pyproj
+            import nowcast.io.cf_netcdf  # noqa: F401
             import nowcast.io.ingest  # noqa: F401
+            import nowcast.io.knmi  # noqa: F401
+            import nowcast.io.odim  # noqa: F401
+            import nowcast.io.writer  # noqa: F401
 
 
 def child(method: str, name: str, limit: int) -> dict[str, float]:

@@ -3,12 +3,18 @@
 Frames are streamed from the readers into :class:`CanonicalWriter` one at a
 time, so memory does not grow with the number of files. Every frame is
 checked against the first (same grid, same variable, no duplicate time).
+Reading runs in the calling thread while worker threads compress the frames
+already read and another computes lat/lon (:class:`_ParallelWriter`).
 """
 
 from __future__ import annotations
 
 import glob
+import os
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +23,7 @@ import numpy as np
 from nowcast.errors import CanonicalDataError, InputError
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.readers import Reader, ReaderOptions, detect_reader, get_reader
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.writer import CanonicalWriter, compress_frame
 
 #: mm h-1 above which a pixel counts as wet in the reports.
 WET_THRESHOLD = 0.1
@@ -112,6 +118,12 @@ def read_frames(
 ) -> Iterator[Frame]:
     """Yield the frames of every file in ``paths``.
 
+    With ``auto``, the reader detected for one file is tried first on the
+    next (a series is nearly always one format), which saves opening every
+    file once per candidate format. A file it cannot read goes through the
+    full detection, exactly as if nothing had been reused, so mixed formats
+    are read (or refused) as before and a bad file gets detection's error.
+
     Args:
         paths: Input files.
         fmt: A reader name or ``auto`` (detect by content, per file).
@@ -121,16 +133,46 @@ def read_frames(
         on_file: Called after each file (progress).
     """
     fixed: Reader | None = None if fmt == "auto" else get_reader(fmt, options)
+    last: list[Reader] = []
     for path in paths:
         try:
-            reader = fixed or detect_reader(path, options)
-            yield from reader.frames(path)
+            if fixed is not None:
+                yield from fixed.frames(path)
+            else:
+                yield from _detected_frames(path, options, last)
         except InputError as exc:
             if skipped is None:
                 raise
             skipped.append((str(path), str(exc)))
         if on_file:
             on_file(path)
+
+
+def _detected_frames(
+    path: Path, options: ReaderOptions | None, last: list[Reader]
+) -> Iterator[Frame]:
+    """The frames of ``path``: by ``last[0]`` when it reads the file, else by detection.
+
+    ``last`` holds the reader of the previous file (empty at first) and is
+    updated to the reader that read this one. The reused reader counts as
+    having read the file once it yields its first frame (or finishes
+    without error); before that, any InputError sends the file through
+    :func:`detect_reader`.
+    """
+    if last:
+        frames = last[0].frames(path)
+        try:
+            first = next(frames, None)
+        except InputError:
+            pass
+        else:
+            if first is not None:
+                yield first
+                yield from frames
+            return
+    reader = detect_reader(path, options)
+    last[:] = [reader]
+    yield from reader.frames(path)
 
 
 class _FrameChecker:
@@ -197,20 +239,30 @@ def ingest(
         )
     checker = _FrameChecker(first)
     stats = FrameStats()
-    writer = _open_writer(output, first, overwrite, paths, history)
+    parallel = _ParallelWriter(_open_writer(output, first, overwrite, paths, history))
+    latlon = _latlon_in_background(parallel.writer, first.grid)
     try:
-        times, sequences = _write_all(writer, first, frames, checker, stats)
+        times, sequences = _write_all(parallel, first, frames, checker, stats)
+        writer = parallel.close()
+        if latlon is not None:
+            latlon.result()
+    except BaseException:
+        if latlon is not None:
+            wait([latlon])  # it stores into the file about to be deleted
+        parallel.abort()
+        raise
+    try:
         step = _nominal_step(times, sequences, first)
+        if not _is_sorted(times, sequences):
+            writer = _reordered(writer, output, first, paths, history, times, sequences)
         writer.set_attributes(
             nowcast_timestep_seconds=np.int32(step),
             nowcast_clipped_negative_values=np.int64(stats.clipped),
         )
-        if not _is_sorted(times, sequences):
-            writer = _reordered(writer, output, first, paths, history, times, sequences)
+        writer.finish()
     except BaseException:
         writer.abort()
         raise
-    writer.finish()
     return DatasetSummary(
         path=output,
         variable=first.variable,
@@ -251,11 +303,101 @@ def _open_writer(
         title="Moving MNIST sequences"
         if first.sequence is not None
         else "Radar precipitation observations",
+        latlon_later=True,
     )
 
 
+def _latlon_in_background(writer: CanonicalWriter, grid: Grid) -> Future[None] | None:
+    """Compute and store the grid's lat/lon in a thread; None when the file has none.
+
+    pyproj releases the GIL while it transforms (0.05-0.25 s on radar grids)
+    and zlib while it compresses, so this runs beside reading and writing
+    the frames instead of before or after them. The caller waits for the
+    future (which raises the thread's error) before finishing the file.
+    """
+    if not writer.needs_latlon:
+        return None
+    from nowcast.io.projection import latlon
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nowcast-latlon")
+    future = pool.submit(lambda: writer.store_latlon(latlon(grid)))
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
+
+
+class _ParallelWriter:
+    """Feeds a :class:`CanonicalWriter` whose frames are compressed by worker threads.
+
+    The main thread reads, checks and clips frames and takes each one's time
+    index (:meth:`CanonicalWriter.reserve`); ``workers`` threads compress
+    them (:func:`compress_frame`: zlib and numpy release the GIL) and store
+    the chunks in whatever order they finish. Compressing is most of the
+    cost of writing, so ingest takes about the time of reading, or of
+    compressing spread over the cores, instead of their sum. Frames wait in
+    a queue of at most ``2 * workers``, so memory stays bounded whatever the
+    number of files.
+
+    An error in a worker is raised in the main thread by the next
+    :meth:`append` or by :meth:`close`; after an error anywhere the caller
+    calls :meth:`abort`, which stops the workers and deletes the temporary file.
+    """
+
+    def __init__(self, writer: CanonicalWriter, workers: int = 0) -> None:
+        self.writer = writer
+        count = workers or max(1, min(4, os.cpu_count() or 1))
+        self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(maxsize=2 * count)
+        self._error: BaseException | None = None
+        self._threads = [
+            threading.Thread(target=self._work, name=f"nowcast-compress-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                index, values = item
+                self.writer.store_chunk(index, compress_frame(values))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self._error = self._error or exc
+            while self._queue.get() is not None:  # never leave the main thread blocked
+                pass
+
+    def append(
+        self,
+        time: np.datetime64,
+        values: np.ndarray,
+        bounds: tuple[np.datetime64, np.datetime64] | None,
+        sequence: int | None,
+    ) -> None:
+        """Queue one frame (NaN = no coverage); ``values`` must not be changed afterwards."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put((self.writer.reserve(time, bounds, sequence), values))
+
+    def close(self) -> CanonicalWriter:
+        """Wait until every queued frame is stored; return the (still open) writer."""
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        return self.writer
+
+    def abort(self) -> None:
+        """Stop the workers and delete the temporary file."""
+        self._stop()
+        self.writer.abort()
+
+    def _stop(self) -> None:
+        for thread in self._threads:
+            if thread.is_alive():
+                self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+
 def _write_all(
-    writer: CanonicalWriter,
+    writer: _ParallelWriter,
     first: Frame,
     rest: Iterator[Frame],
     checker: _FrameChecker,
@@ -321,20 +463,16 @@ def _reordered(
     """Copy the staged frames into a new writer in time order; return the new writer.
 
     Time must increase strictly within the file; Moving MNIST sequences are
-    written one after another, each in time order.
+    written one after another, each in time order. The compressed chunks are
+    copied as they are, not decompressed and compressed again.
     """
-    ordered = _order(times, sequences)
     target = _open_writer(output, first, False, paths, history)
-    src = staged.nc
-    has_bounds = "time_bnds" in src.variables
     try:
-        for i in ordered:
-            bounds = tuple(src["time_bnds"][i].astype("datetime64[s]")) if has_bounds else None
-            values = np.ma.filled(src[staged.variable][i].astype(np.float32), np.nan)
-            seq = int(sequences[i]) if first.sequence is not None else None
-            target.append(np.datetime64(int(src["time"][i]), "s"), values, bounds, seq)
-        provenance = {k: src.getncattr(k) for k in src.ncattrs() if k.startswith("nowcast_")}
-        target.set_attributes(**provenance)
+        if target.needs_latlon:
+            from nowcast.io.projection import latlon
+
+            target.store_latlon(latlon(first.grid))  # cached since the first writer
+        staged.copy_into(target, _order(times, sequences))
     except BaseException:
         target.abort()
         raise

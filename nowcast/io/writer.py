@@ -1,22 +1,31 @@
 """NetCDF writers for the canonical observation file and the forecast file.
 
 Both follow ``../shared/design/cf-netcdf.md`` and are written frame by frame
-with netCDF4 (memory stays bounded whatever the number of frames) into a
-temporary file that is renamed only when complete (:mod:`nowcast.io.atomic`).
+(memory stays bounded whatever the number of frames) into a temporary file
+that is renamed only when complete (:mod:`nowcast.io.atomic`). netCDF4 defines
+and writes them; the canonical file's frames are compressed by
+:func:`compress_frame`, in any thread, and stored as chunks through h5py.
 """
 
 from __future__ import annotations
 
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import h5py
 import netCDF4
 import numpy as np
 
 from nowcast import __version__
 from nowcast.io import atomic, cf
 from nowcast.io.grid import Grid
+
+#: zlib level of every compressed variable (cf-netcdf.md).
+COMPLEVEL = 4
 
 
 def _epoch_seconds(time: np.datetime64) -> int:
@@ -29,11 +38,16 @@ def _cell_bounds(centres: np.ndarray) -> np.ndarray:
     return np.stack([centres - step / 2, centres + step / 2], axis=1)
 
 
-def define_grid(nc: netCDF4.Dataset, grid: Grid, with_latlon: bool = True) -> bool:
+def define_grid(
+    nc: netCDF4.Dataset, grid: Grid, with_latlon: bool = True, fill_latlon: bool = True
+) -> bool:
     """Create ``y``/``x`` (+ bounds), ``crs`` and optional ``lat``/``lon``.
 
+    With ``fill_latlon=False`` the ``lat``/``lon`` variables are created but
+    left empty (see :meth:`CanonicalWriter.store_latlon`).
+
     Returns:
-        True when ``lat``/``lon`` were written (projected grids only).
+        True when ``lat``/``lon`` are part of the file (projected grids only).
     """
     ny, nx = grid.shape
     nc.createDimension("y", ny)
@@ -59,13 +73,15 @@ def define_grid(nc: netCDF4.Dataset, grid: Grid, with_latlon: bool = True) -> bo
     crs.setncatts({"long_name": "coordinate reference system", **_cf_attrs(grid.crs or {})})
     if not (with_latlon and grid.proj4):
         return False
-    from nowcast.io.projection import latlon
-
-    lat, lon = latlon(grid)
-    for name, values, attrs in (("lat", lat, cf.LAT_ATTRS), ("lon", lon, cf.LON_ATTRS)):
-        var = nc.createVariable(name, "f4", ("y", "x"), zlib=True, complevel=4)
+    for name, attrs in (("lat", cf.LAT_ATTRS), ("lon", cf.LON_ATTRS)):
+        var = nc.createVariable(
+            name, "f4", ("y", "x"), zlib=True, complevel=COMPLEVEL, shuffle=True
+        )
         var.setncatts(attrs)
-        var[:] = values
+    if fill_latlon:
+        from nowcast.io.projection import latlon
+
+        nc["lat"][:], nc["lon"][:] = latlon(grid)
     return True
 
 
@@ -128,10 +144,14 @@ class _AtomicNetcdf:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.finish()
+        except BaseException:
+            self.abort()
+            raise
 
     def finish(self) -> None:
         """Close and move the file onto its final name."""
@@ -145,12 +165,64 @@ class _AtomicNetcdf:
         atomic.discard(self._tmp)
 
 
+#: What netCDF-C leaves in ``time_bnds`` rows never written (its default int64 fill).
+_NO_BOUND = int(netCDF4.default_fillvals["i8"])
+
+
+def compress_frame(values: np.ndarray) -> tuple[int, bytes]:
+    """One frame as HDF5 stores it in a shuffle + deflate chunk: ``(filter_mask, bytes)``.
+
+    NaN becomes the ``_FillValue`` (what netCDF4 writes for masked values);
+    the float32 bytes are shuffled (byte 0 of every value, then byte 1 ...)
+    and deflated at :data:`COMPLEVEL` by the zlib HDF5 uses, so the chunk is
+    the one netCDF-C would have written (HDF5 keeps the deflated bytes even
+    when they are longer: filter mask 0). zlib and numpy release the GIL, so
+    threads compress in parallel.
+    """
+    data = np.array(values, dtype=np.float32)
+    np.copyto(data, cf.FILL_VALUE, where=np.isnan(data))
+    return _shuffle_deflate(data)
+
+
+def _shuffle_deflate(data: np.ndarray) -> tuple[int, bytes]:
+    """float32 ``data`` through HDF5's shuffle and deflate filters: ``(filter_mask, bytes)``."""
+    shuffled = np.ascontiguousarray(data, dtype=np.float32).view(np.uint8).reshape(-1, 4).T
+    return 0, zlib.compress(shuffled.tobytes(), COMPLEVEL)
+
+
+def _chunk_blocks(
+    array: np.ndarray, chunks: tuple[int, ...], fill: float
+) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+    """``(offset, block)`` of every chunk of a 2-D ``array``; edge blocks padded with ``fill``."""
+    (ny, nx), (cy, cx) = array.shape, chunks
+    for i in range(0, ny, cy):
+        for j in range(0, nx, cx):
+            block = array[i : i + cy, j : j + cx]
+            if block.shape != (cy, cx):
+                padded = np.full((cy, cx), fill, dtype=np.float32)
+                padded[: block.shape[0], : block.shape[1]] = block
+                block = padded
+            yield (i, j), block
+
+
 class CanonicalWriter(_AtomicNetcdf):
     """Streams frames into a canonical observation file (see ``io/canonical.py``).
 
-    Frames are appended along an unlimited ``time`` dimension, one chunk per
-    frame. The caller passes frames in any order; :meth:`reorder` is used by
-    ingest when they arrive unsorted.
+    netCDF-C defines the whole file (dimensions, variables, attributes,
+    storage: zlib level 4, shuffle, one chunk per frame) and writes
+    everything but the frames, which go into the data variable's chunks
+    directly through h5py, already compressed by :func:`compress_frame`: the
+    bytes HDF5's shuffle + deflate filters produce (same zlib, same level),
+    made outside netCDF-C, which is not thread-safe, so that several threads
+    can compress frames at once (``nowcast.io.ingest``). The file is closed
+    by h5py and reopened by netCDF-C at :meth:`finish` for the times and the
+    late global attributes.
+
+    Frames are appended along the unlimited ``time`` dimension in any order;
+    ingest reorders them (:meth:`copy_into`) when they arrive unsorted. With
+    ``latlon_later``, the lat/lon variables are left empty for
+    :meth:`store_latlon` (ingest computes them in another thread while frames
+    are written); by default they are computed when the file is created.
     """
 
     def __init__(
@@ -165,13 +237,53 @@ class CanonicalWriter(_AtomicNetcdf):
         source: str = "",
         history: str = "",
         title: str = "Radar precipitation observations",
+        latlon_later: bool = False,
     ) -> None:
         super().__init__(path, overwrite)
         self.variable = variable
-        self.count = 0
+        self._latlon_later = latlon_later
+        self._latlon_pending = False
+        self._times: list[int] = []
+        self._bounds: list[tuple[int, int]] | None = [] if with_bounds else None
+        self._sequences: list[int] | None = [] if with_sequence else None
+        self._attrs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._stored = 0
+        self._h5: h5py.File | None = None
+        try:
+            self._define(grid, variable, with_bounds, with_sequence, source, history, title)
+            self.nc.close()
+            self._h5 = h5py.File(self._tmp, "r+")
+            self._data = self._h5[variable]
+        except BaseException:
+            self.abort()
+            raise
+
+    @property
+    def needs_latlon(self) -> bool:
+        """True while lat/lon left for later (``latlon_later``) are still to be stored."""
+        return self._latlon_pending
+
+    @property
+    def count(self) -> int:
+        """Frames appended (or reserved) so far."""
+        return len(self._times)
+
+    def _define(
+        self,
+        grid: Grid,
+        variable: str,
+        with_bounds: bool,
+        with_sequence: bool,
+        source: str,
+        history: str,
+        title: str,
+    ) -> None:
+        """Create the dimensions, variables and attributes of the canonical layout."""
         nc = self.nc
         nc.createDimension("time", None)
-        has_latlon = define_grid(nc, grid)
+        has_latlon = define_grid(nc, grid, fill_latlon=not self._latlon_later)
+        self._latlon_pending = has_latlon and self._latlon_later
         time = _define_time(nc, "time", ("time",), "observation time")
         if with_bounds:
             if "nv" not in nc.dimensions:
@@ -192,7 +304,7 @@ class CanonicalWriter(_AtomicNetcdf):
             "f4",
             ("time", "y", "x"),
             zlib=True,
-            complevel=4,
+            complevel=COMPLEVEL,
             shuffle=True,
             chunksizes=(1, ny, nx),
             fill_value=cf.FILL_VALUE,
@@ -223,19 +335,97 @@ class CanonicalWriter(_AtomicNetcdf):
         sequence: int | None = None,
     ) -> None:
         """Write one frame (NaN = no coverage) at the next time index."""
-        i = self.count
+        self.store_chunk(self.reserve(time, bounds, sequence), compress_frame(values))
+
+    def reserve(
+        self,
+        time: np.datetime64,
+        bounds: tuple[np.datetime64, np.datetime64] | None = None,
+        sequence: int | None = None,
+    ) -> int:
+        """Take the next time index for a frame whose chunk :meth:`store_chunk` stores later."""
+        self._times.append(_epoch_seconds(time))
+        if self._bounds is not None:
+            self._bounds.append(
+                (_NO_BOUND, _NO_BOUND)
+                if bounds is None
+                else (_epoch_seconds(bounds[0]), _epoch_seconds(bounds[1]))
+            )
+        if self._sequences is not None:
+            self._sequences.append(-1 if sequence is None else sequence)
+        return len(self._times) - 1
+
+    def store_chunk(self, index: int, chunk: tuple[int, bytes]) -> None:
+        """Store the compressed frame ``chunk`` at ``index`` (any thread, any order)."""
+        filter_mask, payload = chunk
+        with self._lock:
+            if index >= self._data.shape[0]:
+                self._data.resize(index + 1, axis=0)
+            self._data.id.write_direct_chunk((index, 0, 0), payload, filter_mask)
+            self._stored += 1
+
+    def store_latlon(self, values: tuple[np.ndarray, np.ndarray]) -> None:
+        """Store ``(lat, lon)`` left out at creation (``latlon_later``); any thread.
+
+        Compressed here, chunk by chunk, with the filters netCDF-C gave the
+        variables (shuffle + deflate), so a thread computing lat/lon also
+        stores them while frames are being written.
+        """
+        for name, array in zip(("lat", "lon"), values, strict=True):
+            dataset = self._h5[name]
+            for offset, block in _chunk_blocks(array, dataset.chunks, dataset.fillvalue):
+                chunk = _shuffle_deflate(block)
+                with self._lock:
+                    dataset.id.write_direct_chunk(offset, chunk[1], chunk[0])
+        self._latlon_pending = False
+
+    def chunk(self, index: int) -> tuple[int, bytes]:
+        """The stored frame ``index`` as :func:`compress_frame` returned it."""
+        filter_mask, payload = self._data.id.read_direct_chunk((index, 0, 0))
+        return int(filter_mask), bytes(payload)
+
+    def copy_into(self, target: CanonicalWriter, order: Sequence[int]) -> None:
+        """Append this file's frames ``order`` to ``target``, chunks copied as stored."""
+        for i in order:
+            target._times.append(self._times[i])
+            if target._bounds is not None and self._bounds is not None:
+                target._bounds.append(self._bounds[i])
+            if target._sequences is not None and self._sequences is not None:
+                target._sequences.append(self._sequences[i])
+            target.store_chunk(target.count - 1, self.chunk(int(i)))
+
+    def finish(self) -> None:
+        """Write the times and late attributes with netCDF-C; close and rename.
+
+        Raises:
+            RuntimeError: when a reserved frame was never stored.
+        """
+        if self._stored != self.count:
+            raise RuntimeError(f"{self.count - self._stored} reserved frame(s) never stored")
+        if self._latlon_pending:
+            raise RuntimeError("lat/lon were left for later and never stored")
+        if self._h5 is not None:
+            self._h5.close()
+        self.nc = netCDF4.Dataset(self._tmp, "a")
         nc = self.nc
-        nc["time"][i] = _epoch_seconds(time)
-        if "time_bnds" in nc.variables and bounds is not None:
-            nc["time_bnds"][i, :] = [_epoch_seconds(bounds[0]), _epoch_seconds(bounds[1])]
-        if "sequence" in nc.variables:
-            nc["sequence"][i] = -1 if sequence is None else sequence
-        nc[self.variable][i, :, :] = np.ma.masked_invalid(values.astype(np.float32, copy=False))
-        self.count += 1
+        if self._times:
+            nc["time"][:] = np.asarray(self._times, dtype=np.int64)
+            if self._bounds is not None:
+                nc["time_bnds"][:, :] = np.asarray(self._bounds, dtype=np.int64)
+            if self._sequences is not None:
+                nc["sequence"][:] = np.asarray(self._sequences, dtype=np.int32)
+        nc.setncatts(self._attrs)
+        super().finish()
+
+    def abort(self) -> None:
+        """Close and delete the temporary file."""
+        if self._h5 is not None and self._h5.id.valid:
+            self._h5.close()
+        super().abort()
 
     def set_attributes(self, **attrs: Any) -> None:
-        """Add global attributes (e.g. the time step once it is known)."""
-        self.nc.setncatts({k: v for k, v in attrs.items() if v is not None})
+        """Add global attributes (e.g. the time step once known); written at :meth:`finish`."""
+        self._attrs.update({k: v for k, v in attrs.items() if v is not None})
 
 
 class ForecastWriter(_AtomicNetcdf):

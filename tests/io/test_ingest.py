@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 import pytest
 
 from nowcast.errors import CanonicalDataError, InputError, OutputExistsError
 from nowcast.io.canonical import open_canonical
-from nowcast.io.ingest import expand_sources, ingest
+from nowcast.io.ingest import expand_sources, ingest, read_frames
 from nowcast.io.odim_write import write_odim
+from nowcast.io.readers import detect_reader
+from nowcast.io.writer import CanonicalWriter
 from tests.helpers import laea_grid, rain_frames
 
 
@@ -132,3 +136,61 @@ def test_moving_mnist_keeps_sequences_apart(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data.sequence, np.repeat([0, 1, 2], 5))
     assert data.timestep_s == 300 and summary.gaps == []
     assert data.grid.crs is None
+
+
+def _no_temporaries(folder: Path) -> bool:
+    return not list(folder.glob(".*.tmp"))
+
+
+def test_reader_is_reused_and_other_formats_still_detected(tmp_path: Path, monkeypatch) -> None:
+    odim = _odim_files(tmp_path / "odim", 3)
+    cf_file = tmp_path / "later.nc"
+    ingest([str(p) for p in _odim_files(tmp_path / "more", 2, start="2024-06-01T13:00")], cf_file)
+    detected: list[str] = []
+
+    def counting(path: Path, options=None):
+        detected.append(Path(path).name)
+        return detect_reader(path, options)
+
+    monkeypatch.setattr("nowcast.io.ingest.detect_reader", counting)
+    frames = list(read_frames([*odim, cf_file, odim[0]]))
+    assert [f.extra["quantity"] for f in frames] == ["RATE"] * 3 + ["rainfall_rate"] * 2 + ["RATE"]
+    assert detected == [odim[0].name, cf_file.name, odim[0].name]
+
+
+def test_reused_reader_refuses_a_file_of_another_format(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _odim_files(src, 3)
+    with netCDF4.Dataset(src / "zz_temperature.h5", "w") as nc:  # NetCDF-4 = HDF5, no rain
+        nc.createDimension("x", 3)
+        nc.createVariable("t", "f4", ("x",)).standard_name = "air_temperature"
+    with pytest.raises(InputError, match=r"zz_temperature.h5: not a recognised radar") as exc:
+        ingest([str(src)], tmp_path / "out.nc")
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "out.nc").exists() and _no_temporaries(tmp_path)
+
+
+def test_bad_last_file_leaves_no_output_after_background_writing(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    paths = _odim_files(src, 8)  # more frames than the writer queue holds
+    paths[-1].write_bytes(paths[-1].read_bytes()[:3000])
+    with pytest.raises(InputError, match=paths[-1].name):
+        ingest([str(src)], tmp_path / "out.nc")
+    assert not (tmp_path / "out.nc").exists() and _no_temporaries(tmp_path)
+
+
+def test_error_in_a_compressing_thread_reaches_the_caller(tmp_path: Path, monkeypatch) -> None:
+    _odim_files(tmp_path / "src", 6)
+    store = CanonicalWriter.store_chunk
+
+    def failing(self, index: int, chunk) -> None:
+        if index == 2:
+            raise OSError("No space left on device")
+        store(self, index, chunk)
+
+    monkeypatch.setattr(CanonicalWriter, "store_chunk", failing)
+    threads = threading.active_count()
+    with pytest.raises(OSError, match="No space left"):
+        ingest([str(tmp_path / "src")], tmp_path / "out.nc")
+    assert not (tmp_path / "out.nc").exists() and _no_temporaries(tmp_path)
+    assert threading.active_count() == threads

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import netCDF4
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ import xarray as xr
 
 from nowcast.errors import OutputExistsError
 from nowcast.io.canonical import open_canonical
-from nowcast.io.writer import CanonicalWriter, ForecastWriter
+from nowcast.io.projection import latlon
+from nowcast.io.writer import CanonicalWriter, ForecastWriter, _chunk_blocks, compress_frame
 from tests.helpers import laea_grid, rain_frames
 
 COORDS = ("x", "y", "x_bnds", "y_bnds", "lat", "lon", "time")
@@ -133,3 +135,90 @@ def test_forecast_file_passes_cf_checker(tmp_path: Path, pack: bool) -> None:
     result = json.loads(report.read_text())["cf:1.11"]
     assert not errors
     assert result["high_count"] == 0, result["high_priorities"]
+
+
+def _netcdf_c_chunks(path: Path, fields: list[np.ndarray]) -> list[tuple[int, bytes]]:
+    """The chunks netCDF-C itself stores for ``fields`` in the canonical storage layout."""
+    ny, nx = fields[0].shape
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("y", ny)
+        nc.createDimension("x", nx)
+        var = nc.createVariable(
+            "rainfall_rate",
+            "f4",
+            ("time", "y", "x"),
+            zlib=True,
+            complevel=4,
+            shuffle=True,
+            chunksizes=(1, ny, nx),
+            fill_value=np.float32(-9999.0),
+        )
+        for i, field in enumerate(fields):
+            var[i] = np.ma.masked_invalid(field)
+    with h5py.File(path) as h5:
+        return [h5["rainfall_rate"].id.read_direct_chunk((i, 0, 0)) for i in range(len(fields))]
+
+
+def _our_chunks(path: Path) -> list[tuple[int, bytes]]:
+    with h5py.File(path) as h5:
+        data = h5["rainfall_rate"]
+        return [data.id.read_direct_chunk((i, 0, 0)) for i in range(data.shape[0])]
+
+
+def test_frames_are_the_chunks_netcdf_c_writes(tmp_path: Path) -> None:
+    """Frames compressed outside netCDF-C are byte for byte what netCDF-C stores."""
+    frames = rain_frames(2, laea_grid())
+    _write_canonical(tmp_path / "obs.nc", frames)
+    expected = _netcdf_c_chunks(tmp_path / "reference.nc", [f.values for f in frames])
+    assert _our_chunks(tmp_path / "obs.nc") == expected
+
+
+def test_incompressible_frames_are_stored_as_netcdf_c_stores_them(tmp_path: Path) -> None:
+    grid = laea_grid()
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 2**32, size=grid.shape, dtype=np.uint32).view(np.float32)
+    noise = np.where(np.isfinite(noise), noise, np.nan).astype(np.float32)
+    mask, packed = compress_frame(noise)
+    assert mask == 0 and len(packed) > noise.nbytes  # HDF5 keeps even a deflate that grows
+    path = tmp_path / "obs.nc"
+    with CanonicalWriter(path, grid, "rainfall_rate") as writer:
+        writer.append(np.datetime64("2024-06-01T12:00"), noise)
+    assert _our_chunks(path) == _netcdf_c_chunks(tmp_path / "reference.nc", [noise])
+    with netCDF4.Dataset(path) as nc:
+        nc.set_auto_mask(False)  # negative noise lies outside valid_min
+        stored = nc["rainfall_rate"][0]
+    np.testing.assert_array_equal(stored, np.where(np.isnan(noise), np.float32(-9999.0), noise))
+
+
+def test_latlon_stored_later_equal_latlon_written_at_creation(tmp_path: Path) -> None:
+    frames = rain_frames(1, laea_grid())
+    _write_canonical(tmp_path / "now.nc", frames)
+    with CanonicalWriter(
+        tmp_path / "later.nc", frames[0].grid, "rainfall_rate", latlon_later=True
+    ) as w:
+        assert w.needs_latlon
+        w.append(frames[0].time, frames[0].values)
+        w.store_latlon(latlon(frames[0].grid))
+        assert not w.needs_latlon
+    with netCDF4.Dataset(tmp_path / "now.nc") as a, netCDF4.Dataset(tmp_path / "later.nc") as b:
+        for name in ("lat", "lon"):
+            np.testing.assert_array_equal(a[name][:], b[name][:])
+
+
+def test_latlon_left_for_later_must_be_stored(tmp_path: Path) -> None:
+    frames = rain_frames(1, laea_grid())
+    with pytest.raises(RuntimeError, match="lat/lon"):
+        with CanonicalWriter(
+            tmp_path / "obs.nc", frames[0].grid, "rainfall_rate", latlon_later=True
+        ):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chunk_blocks_cover_the_array_and_pad_edges() -> None:
+    array = np.arange(35, dtype=np.float32).reshape(5, 7)
+    blocks = dict(_chunk_blocks(array, (2, 3), -1.0))
+    assert sorted(blocks) == [(i, j) for i in (0, 2, 4) for j in (0, 3, 6)]
+    np.testing.assert_array_equal(blocks[(4, 6)], [[34, -1, -1], [-1, -1, -1]])
+    np.testing.assert_array_equal(blocks[(2, 3)], array[2:4, 3:6])
