@@ -438,21 +438,105 @@ class CfNetcdfReader:
     def _values(
         self, var: netCDF4.Variable, layout: _Layout, index: int, kind: str, scale: np.ndarray
     ) -> np.ndarray:
-        """Read frame ``index`` as float32 mm h-1 (NaN for masked values), rows as stored."""
+        """Read frame ``index`` as float32 mm h-1 (NaN for masked values), rows as stored.
+
+        8/16-bit integer variables go through a lookup table of every stored
+        code as netCDF4 itself decodes it (:func:`_decoded_codes`): the same
+        values as decoding the frame, without masked-array arithmetic.
+        """
         key = tuple(
             index if dim == layout.time else 0 if dim in layout.others else slice(None)
             for dim in var.dimensions
         )
-        read = var[key]  # masked and scaled by netCDF4; NaN is set without masked arithmetic
-        data = np.array(np.ma.getdata(read), dtype=np.float64)
-        mask = np.ma.getmask(read)
-        if mask is not np.ma.nomask:
-            data[mask] = np.nan
+        codes = _decoded_codes(var)
+        if codes is None:
+            data = _masked_as_nan(var[key])
+        else:  # stored integers, turned into rates through the table below
+            var.set_auto_maskandscale(False)
+            try:
+                data = np.asarray(var[key])
+            finally:
+                var.set_auto_maskandscale(True)
         if var.dimensions.index(layout.x) < var.dimensions.index(layout.y):
             data = data.T
-        if kind == DBZ:
-            data = dbz_to_rate(data, self.options.zr_a, self.options.zr_b).astype(np.float64)
-        return (data * scale[index]).astype(np.float32)
+
+        def to_rate(decoded: np.ndarray) -> np.ndarray:
+            if kind == DBZ:
+                decoded = dbz_to_rate(decoded, self.options.zr_a, self.options.zr_b)
+                decoded = decoded.astype(np.float64)
+            return (decoded * scale[index]).astype(np.float32)
+
+        if codes is None:
+            return to_rate(data)
+        table = to_rate(codes)
+        return table[data.astype(np.intp) - np.iinfo(data.dtype).min]
+
+
+def _masked_as_nan(read: np.ndarray) -> np.ndarray:
+    """A netCDF4 read (masked and scaled) as float64 with NaN where masked."""
+    data = np.array(np.ma.getdata(read), dtype=np.float64)
+    mask = np.ma.getmask(read)
+    if mask is not np.ma.nomask:
+        data[mask] = np.nan
+    return data
+
+
+#: Attributes with which netCDF4 masks and scales stored values.
+_DECODING_ATTRS = (
+    "_FillValue",
+    "missing_value",
+    "valid_min",
+    "valid_max",
+    "valid_range",
+    "scale_factor",
+    "add_offset",
+)
+
+
+def _decoded_codes(var: netCDF4.Variable) -> np.ndarray | None:
+    """Every code of an 8/16-bit integer variable as netCDF4 reads it: float64, NaN = masked.
+
+    Built once per set of decoding attributes by writing all codes into an
+    in-memory variable with the same type and attributes and reading them
+    back, so masking (``_FillValue``, ``missing_value``, valid range) and
+    scaling follow netCDF4's own rules. None (decode frame by frame) for
+    other types, for ``_Unsigned`` data and without a ``_FillValue``
+    (netCDF4 then also looks at the variable's fill mode).
+    """
+    dtype = var.dtype
+    names = var.ncattrs()
+    if not (
+        isinstance(dtype, np.dtype)
+        and dtype.kind in "ui"
+        and dtype.itemsize <= 2
+        and "_FillValue" in names
+        and "_Unsigned" not in names
+    ):
+        return None
+    attrs = {k: var.getncattr(k) for k in _DECODING_ATTRS if k in names}
+    key = (dtype.str, tuple((k, repr(v), str(np.asarray(v).dtype)) for k, v in attrs.items()))
+    if key not in _CODES:
+        if len(_CODES) >= 8:
+            _CODES.clear()
+        _CODES[key] = _decode_all_codes(dtype, attrs)
+    return _CODES[key]
+
+
+_CODES: dict[tuple[Any, ...], np.ndarray] = {}
+
+
+def _decode_all_codes(dtype: np.dtype, attrs: dict[str, Any]) -> np.ndarray:
+    info = np.iinfo(dtype)
+    codes = np.arange(info.min, info.max + 1, dtype=dtype)
+    fill = attrs.pop("_FillValue")
+    with netCDF4.Dataset("codes.nc", "w", diskless=True, persist=False) as nc:
+        nc.createDimension("code", codes.size)
+        var = nc.createVariable("codes", dtype, ("code",), fill_value=fill)
+        var.setncatts(attrs)
+        var.set_auto_maskandscale(False)
+        var[:] = codes
+        var.set_auto_maskandscale(True)
+        return _masked_as_nan(var[:])
 
 
 def _looks_like_netcdf(path: Path) -> bool:

@@ -549,3 +549,31 @@ def test_bom_sniffing(bom: dict[str, Any]) -> None:
     assert CfNetcdfReader().can_open(path)
     assert not OdimReader().can_open(path)
     assert detect_reader(path).name == "cf"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "fill", "attrs"),
+    [
+        ("i2", np.int16(-32768), {"scale_factor": np.float32(0.05), "missing_value": np.int16(-1)}),
+        ("i2", np.int16(0), {"valid_range": np.array([1, 900], "i2"), "add_offset": 0.5}),
+        ("u1", np.uint8(255), {"scale_factor": 0.5, "add_offset": -32.0, "valid_min": np.uint8(2)}),
+        ("i1", np.int8(-128), {}),
+    ],
+)
+def test_integer_lookup_table_gives_netcdf4s_own_decoding(
+    tmp_path: Path, dtype: str, fill: Any, attrs: dict
+) -> None:
+    """Stored integers decoded by table are what netCDF4's masked read gives, NaN included."""
+    path = tmp_path / "packed.nc"
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(5)
+    stored = rng.integers(info.min, info.max, size=(1, *RATES.shape), endpoint=True).astype(dtype)
+    stored[0, 0, :4] = [fill, info.min, info.max, 1]
+    write_cf(path, stored, dtype=dtype, fill=fill, packed=True, attrs={**attrs, "units": "mm/h"})
+    with netCDF4.Dataset(path) as ds:
+        read_back = ds["field"][0]
+    expected = np.array(np.ma.getdata(read_back), dtype=np.float64)
+    expected[np.ma.getmaskarray(read_back)] = np.nan
+    values = read_one(path).values
+    np.testing.assert_array_equal(values, expected.astype(np.float32))
+    assert np.isnan(values[0, 0])
