@@ -29,6 +29,29 @@ from nowcast.io.writer import CanonicalWriter, compress_frame
 WET_THRESHOLD = 0.1
 
 
+@dataclass(frozen=True)
+class FrameCounts:
+    """What :class:`FrameStats` needs of one frame, so frames can be counted in any thread."""
+
+    size: int
+    wet: int
+    nan: int
+    max_value: float | None
+    clipped: int = 0
+
+
+def frame_counts(values: np.ndarray, clipped: int = 0) -> FrameCounts:
+    """Pixels above :data:`WET_THRESHOLD`, NaN pixels and the largest value of a frame."""
+    finite = bool(np.isfinite(values).any())
+    return FrameCounts(
+        size=values.size,
+        wet=int(np.count_nonzero(values > WET_THRESHOLD)),
+        nan=int(np.count_nonzero(np.isnan(values))),
+        max_value=float(np.nanmax(values)) if finite else None,
+        clipped=clipped,
+    )
+
+
 @dataclass
 class FrameStats:
     """Running statistics over the frames of a dataset (no frame is kept)."""
@@ -41,11 +64,16 @@ class FrameStats:
 
     def add(self, values: np.ndarray) -> None:
         """Account for one frame (after clipping)."""
+        self.add_counts(frame_counts(values))
+
+    def add_counts(self, counts: FrameCounts) -> None:
+        """Account for one frame summarised by :func:`frame_counts` (in frame order)."""
         self.frames += 1
-        self.wet_sum += float(np.count_nonzero(values > WET_THRESHOLD)) / values.size
-        self.nan_sum += float(np.count_nonzero(np.isnan(values))) / values.size
-        if np.isfinite(values).any():
-            self.max_value = float(np.fmax(self.max_value, np.nanmax(values)))
+        self.wet_sum += float(counts.wet) / counts.size
+        self.nan_sum += float(counts.nan) / counts.size
+        if counts.max_value is not None:
+            self.max_value = float(np.fmax(self.max_value, counts.max_value))
+        self.clipped += counts.clipped
 
     @property
     def wet_fraction(self) -> float:
@@ -242,8 +270,8 @@ def ingest(
     parallel = _ParallelWriter(_open_writer(output, first, overwrite, paths, history))
     latlon = _latlon_in_background(parallel.writer, first.grid)
     try:
-        times, sequences = _write_all(parallel, first, frames, checker, stats)
-        writer = parallel.close()
+        times, sequences = _write_all(parallel, first, frames, checker)
+        writer = parallel.close(stats)
         if latlon is not None:
             latlon.result()
     except BaseException:
@@ -319,8 +347,12 @@ def _latlon_in_background(writer: CanonicalWriter, grid: Grid) -> Future[None] |
         return None
     from nowcast.io.projection import latlon
 
+    def compute_and_store() -> None:
+        _lower_priority()
+        writer.store_latlon(latlon(grid))
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nowcast-latlon")
-    future = pool.submit(lambda: writer.store_latlon(latlon(grid)))
+    future = pool.submit(compute_and_store)
     pool.shutdown(wait=False)  # the thread ends with its one task
     return future
 
@@ -328,10 +360,10 @@ def _latlon_in_background(writer: CanonicalWriter, grid: Grid) -> Future[None] |
 class _ParallelWriter:
     """Feeds a :class:`CanonicalWriter` whose frames are compressed by worker threads.
 
-    The main thread reads, checks and clips frames and takes each one's time
-    index (:meth:`CanonicalWriter.reserve`); ``workers`` threads compress
-    them (:func:`compress_frame`: zlib and numpy release the GIL) and store
-    the chunks in whatever order they finish. Compressing is most of the
+    The main thread reads and checks frames and takes each one's time index
+    (:meth:`CanonicalWriter.reserve`); ``workers`` threads clip, count and
+    compress them (:func:`compress_frame`: zlib and numpy release the GIL)
+    and store the chunks in whatever order they finish. Compressing is most of the
     cost of writing, so ingest takes about the time of reading, or of
     compressing spread over the cores, instead of their sum. Frames wait in
     a queue of at most ``2 * workers``, so memory stays bounded whatever the
@@ -347,6 +379,7 @@ class _ParallelWriter:
         count = workers or max(1, min(4, os.cpu_count() or 1))
         self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(maxsize=2 * count)
         self._error: BaseException | None = None
+        self._counts: dict[int, FrameCounts] = {}
         self._threads = [
             threading.Thread(target=self._work, name=f"nowcast-compress-{i}", daemon=True)
             for i in range(count)
@@ -355,10 +388,12 @@ class _ParallelWriter:
             thread.start()
 
     def _work(self) -> None:
+        _lower_priority()
         try:
             while (item := self._queue.get()) is not None:
                 index, values = item
-                self.writer.store_chunk(index, compress_frame(values))
+                self._counts[index], chunk = _clip_count_compress(values)
+                self.writer.store_chunk(index, chunk)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self._error = self._error or exc
             while self._queue.get() is not None:  # never leave the main thread blocked
@@ -371,16 +406,26 @@ class _ParallelWriter:
         bounds: tuple[np.datetime64, np.datetime64] | None,
         sequence: int | None,
     ) -> None:
-        """Queue one frame (NaN = no coverage); ``values`` must not be changed afterwards."""
+        """Queue one frame (NaN = no coverage); ``values`` must not be changed afterwards.
+
+        A worker copies it, clips negative rates to 0 (counted), counts it for
+        the report (:meth:`close`) and compresses it.
+        """
         if self._error is not None:
             raise self._error
         self._queue.put((self.writer.reserve(time, bounds, sequence), values))
 
-    def close(self) -> CanonicalWriter:
-        """Wait until every queued frame is stored; return the (still open) writer."""
+    def close(self, stats: FrameStats) -> CanonicalWriter:
+        """Wait until every queued frame is stored; add them to ``stats`` in frame order.
+
+        Returns:
+            The (still open) writer.
+        """
         self._stop()
         if self._error is not None:
             raise self._error
+        for index in range(self.writer.count):
+            stats.add_counts(self._counts.pop(index))
         return self.writer
 
     def abort(self) -> None:
@@ -396,23 +441,40 @@ class _ParallelWriter:
             thread.join()
 
 
+def _clip_count_compress(values: np.ndarray) -> tuple[FrameCounts, tuple[int, bytes]]:
+    """Clip a copy of ``values`` at 0, count it (:func:`frame_counts`) and compress it."""
+    values = np.array(values, dtype=np.float32)
+    negative = values < 0
+    clipped = int(np.count_nonzero(negative))
+    if clipped:
+        values[negative] = 0.0
+    return frame_counts(values, clipped), compress_frame(values)
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux; elsewhere nothing).
+
+    Workers then take the cores the reading thread leaves: on a machine with
+    fewer cores than threads, reading, the one part that cannot run in
+    parallel, is not slowed down by compression that can wait in the queue.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
 def _write_all(
     writer: _ParallelWriter,
     first: Frame,
     rest: Iterator[Frame],
     checker: _FrameChecker,
-    stats: FrameStats,
 ) -> tuple[list[np.datetime64], list[int]]:
     times: list[np.datetime64] = []
     sequences: list[int] = []
     for frame in _chain(first, rest):
         checker.check(frame)
-        values = frame.values.astype(np.float32, copy=True)
-        negative = values < 0
-        stats.clipped += int(np.count_nonzero(negative))
-        values[negative] = 0.0
-        stats.add(values)
-        writer.append(frame.time, values, frame.bounds, frame.sequence)
+        writer.append(frame.time, frame.values, frame.bounds, frame.sequence)
         times.append(frame.time)
         sequences.append(-1 if frame.sequence is None else frame.sequence)
     return times, sequences
