@@ -86,7 +86,8 @@ class TrainState:
         epoch: Epochs completed.
         step: Optimisation steps taken.
         batch_in_epoch: Batches of the current epoch already consumed.
-        best_val_loss: Best end-of-epoch validation loss, or ``None``.
+        best_val_loss: Best end-of-epoch validation loss; when no epoch ended, the
+            partial epoch's (the loss of ``best.pt``); ``None`` without validation.
         bad_epochs: Epochs since the validation loss last improved.
         lr_scale: Reduce-on-plateau multiplier of the scheduled learning rate.
         history: One metrics row per completed epoch.
@@ -142,7 +143,8 @@ class TrainResult:
     Attributes:
         steps: Optimisation steps taken in total (including before a resume).
         epochs: Epochs completed, fractional when the run stopped mid-epoch.
-        best_val_loss: Best end-of-epoch validation loss, or ``None``.
+        best_val_loss: Best end-of-epoch validation loss; when no epoch ended, the
+            partial epoch's (the loss of ``best.pt``); ``None`` without validation.
         last_val_loss: The last validation loss measured, or ``None``.
         stop_reason: ``max_epochs``, ``max_steps``, ``max_minutes`` or ``early_stopping``.
         history: Metrics rows (the last one partial when stopped mid-epoch).
@@ -330,10 +332,13 @@ class _Loop:
                 break
             reason = self._end_epoch(val_loader) or reason
 
+        best = state.best_val_loss
+        if best is None and partial:  # no epoch ended: best.pt holds the partial epoch's weights
+            best = partial[-1]["val_loss"]
         return TrainResult(
             steps=state.step,
             epochs=partial[-1]["epoch"] if partial else float(state.epoch),
-            best_val_loss=state.best_val_loss,
+            best_val_loss=best,
             last_val_loss=self.last_val_loss,
             stop_reason=str(reason),
             history=[*state.history, *partial],

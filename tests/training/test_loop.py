@@ -114,7 +114,10 @@ def test_max_steps_stops_mid_epoch_at_an_exact_position(data, tmp_path):
 def test_max_steps_before_the_first_epoch_end_still_writes_best(data, tmp_path):
     result = train(data, tiny_config(max_steps=2), tmp_path / "run")
     assert result.best_checkpoint == tmp_path / "run" / "best.pt"
-    assert result.last_val_loss is not None and result.best_val_loss is None
+    assert result.last_val_loss is not None and result.best_val_loss == result.last_val_loss
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["best_val_loss"] is None  # resumable
+    log = (tmp_path / "run" / "train.log").read_text().splitlines()
+    assert log[-1].endswith(f"best val_loss {result.last_val_loss:.6g}")
 
 
 class PoisonedLoss:
