@@ -22,10 +22,11 @@ stamp() { echo "== $(date -u +%H:%M:%S) $*"; }
 
 stamp "set-up"
 if [ -d .whl ] && ! python3 -c "import netCDF4, pyproj" 2>/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl || exit 1
+    # Into the interpreter's own site-packages (the machine is thrown away afterwards): the
+    # tests' child processes (torchrun, kill -9 resume) replace PYTHONPATH and must see them.
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl || exit 1
 fi
-export PYTHONPATH="$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export NOWCAST_DATA_DIR="$PWD/.gpu/data"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch, netCDF4, pyproj; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())" || exit 1
