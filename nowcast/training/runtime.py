@@ -117,9 +117,10 @@ def maybe_compile(
 
     Compilation is an optimisation, never a requirement: when it is unavailable
     or fails, the eager model is returned with a message saying why.
-    :func:`torch.compile` is lazy, so most failures (no C compiler, no Triton)
-    only show at the first call; ``probe`` makes that call here, under
-    ``no_grad``, so they surface before training starts.
+    :func:`torch.compile` is lazy, so most failures (no C compiler, no Triton,
+    a kernel the backend cannot lower) only show at the first call; ``probe``
+    makes the calls training will make here, so they surface before training
+    starts.
 
     Args:
         model: The model to compile.
@@ -139,8 +140,7 @@ def maybe_compile(
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
             compiled = torch.compile(model)
             if probe is not None:
-                with torch.no_grad():
-                    probe(compiled)
+                probe(compiled)
     except Exception as exc:  # any backend failure means "run eager"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return model, f"torch.compile failed ({reason}); running eager"
@@ -182,7 +182,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def compile_probe(
     loader: Iterable[Any] | None, device: torch.device, precision: str
 ) -> Callable[[nn.Module], Any] | None:
-    """A call of the model on the first validation sample, to compile before training."""
+    """Calls of the model on the first validation sample, to compile before training.
+
+    Validation (eval mode, no gradients) and training (forward and backward)
+    compile different graphs, and a backend may fail on either, so the probe
+    runs both, in the run's precision, and leaves no gradients behind.
+    """
     dataset = getattr(loader, "dataset", None)
     if dataset is None or len(dataset) == 0:
         return None
@@ -190,9 +195,15 @@ def compile_probe(
     x = sample["x"][None].to(device)  # (1, T_in, C, H, W)
     out_len = int(sample["y"].shape[0])
 
-    def probe(model: nn.Module) -> Any:
-        """Run ``model`` once on the sample, as training will (same precision)."""
+    def probe(model: nn.Module) -> None:
+        """Run ``model`` on the sample as validation, then as a training step, will."""
+        model.eval()
+        with torch.no_grad(), autocast_context(device, precision):
+            model(x, out_len)
+        model.train()
         with autocast_context(device, precision):
-            return model(x, out_len)
+            out = model(x, out_len)
+        out.float().mean().backward()
+        model.zero_grad(set_to_none=True)
 
     return probe

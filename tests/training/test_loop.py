@@ -20,6 +20,7 @@ from nowcast.training.loop import Callbacks, TrainingDivergedError, fit
 from nowcast.training.run import train, update_latest
 from nowcast.training.runtime import (
     autocast_context,
+    compile_probe,
     make_grad_scaler,
     maybe_compile,
     resolve_precision,
@@ -285,6 +286,29 @@ def test_compile_falls_back_to_eager_with_a_message():
     eager, message = maybe_compile(model, enabled=True, probe=failing_probe)
     assert eager is model
     assert message == "torch.compile failed (no working C compiler); running eager"
+
+
+class CallLog(Toy):
+    """A Toy that records, per call, whether it was in training mode and recording gradients."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[bool, bool]] = []
+
+    def forward(self, x: torch.Tensor, out_len: int) -> torch.Tensor:
+        self.calls.append((self.training, torch.is_grad_enabled()))
+        return super().forward(x, out_len)
+
+
+def test_compile_probe_makes_the_validation_and_the_training_calls():
+    model = CallLog()
+    probe = compile_probe(DataLoader(Frames(3)), CPU, "fp32")
+
+    probe(model)
+
+    assert model.calls == [(False, False), (True, True)]  # validation, then a training step
+    assert model.training and all(p.grad is None for p in model.parameters())
+    assert compile_probe(DataLoader(Frames(0)), CPU, "fp32") is None
 
 
 def test_latest_falls_back_to_a_text_file_without_symlinks(tmp_path, monkeypatch):
