@@ -153,7 +153,12 @@ def main() -> None:
     if args.compile:
         runs.append((CASES[0], "bf16", True))
     for case, precision, compile_ in runs:
-        r = train_case(case, precision, args.warmup, args.steps, compile_)
+        try:
+            r = train_case(case, precision, args.warmup, args.steps, compile_)
+        except Exception as exc:  # torch.compile may fail in the backend; report, go on
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:120]
+            print(f"| {case.label} | {precision} + compile | failed: {reason} |||||||")
+            continue
         print(
             f"| {r['case']} | {r['precision']} | {r['first_s']:.1f} | {r['step_ms']:.1f} "
             f"| {r['best_ms']:.1f} | {r['samples_per_s']:.0f} | {r['tflops']:.1f} "
