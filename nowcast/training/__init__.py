@@ -1,7 +1,8 @@
 """Stage 4: training (no typer or rich here; progress goes through callbacks).
 
 - :mod:`~nowcast.training.run`: :func:`train`, data file + config -> run folder.
-- :mod:`~nowcast.training.loop`: :func:`fit`, the loop itself, and :class:`Callbacks`.
+- :mod:`~nowcast.training.loop`: :func:`fit`, the loop itself.
+- :mod:`~nowcast.training.state`: the run's position and result, and :class:`Callbacks`.
 - :mod:`~nowcast.training.checkpoint`: safe, self-describing checkpoints.
 - :mod:`~nowcast.training.schedule`: learning rate as a function of the step.
 - :mod:`~nowcast.training.runtime`: device, precision, seeding, ``torch.compile``.
@@ -20,8 +21,8 @@ from typing import Any
 _EXPORTS = {
     "train": "nowcast.training.run",
     "fit": "nowcast.training.loop",
-    "Callbacks": "nowcast.training.loop",
-    "TrainResult": "nowcast.training.loop",
+    "Callbacks": "nowcast.training.state",
+    "TrainResult": "nowcast.training.state",
     "TrainingDivergedError": "nowcast.errors",
     "load_checkpoint": "nowcast.training.checkpoint",
     "save_checkpoint": "nowcast.training.checkpoint",

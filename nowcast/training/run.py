@@ -43,9 +43,10 @@ from nowcast.training.checkpoint import (
     resolve_checkpoint,
 )
 from nowcast.training.distributed import EpochSampler, SubsetSampler
-from nowcast.training.loop import Callbacks, TrainResult, fit
+from nowcast.training.loop import fit
 from nowcast.training.losses import make_loss
 from nowcast.training.runtime import seed_everything
+from nowcast.training.state import Callbacks, TrainResult
 
 METRIC_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds", "samples_per_s")
 #: Train settings that change the batches or the maths: a resume that changes

@@ -16,7 +16,7 @@ from nowcast.presets import apply_preset
 from nowcast.training import run as run_module
 from nowcast.training.checkpoint import load_checkpoint
 from nowcast.training.distributed import EpochSampler
-from nowcast.training.loop import Callbacks, TrainingDivergedError, fit
+from nowcast.training.loop import TrainingDivergedError, fit
 from nowcast.training.run import train, update_latest
 from nowcast.training.runtime import (
     autocast_context,
@@ -27,6 +27,7 @@ from nowcast.training.runtime import (
     select_device,
 )
 from nowcast.training.schedule import lr_at, total_steps
+from nowcast.training.state import Callbacks
 from tests.training.conftest import write_blob_canonical
 
 CPU = torch.device("cpu")

@@ -19,8 +19,9 @@ from nowcast.errors import CheckpointError, OutputExistsError
 from nowcast.presets import apply_preset
 from nowcast.training.checkpoint import load_checkpoint, make_header
 from nowcast.training.distributed import EpochSampler
-from nowcast.training.loop import Callbacks, fit
+from nowcast.training.loop import fit
 from nowcast.training.run import resume_config, train
+from nowcast.training.state import Callbacks
 from tests.training.conftest import write_blob_canonical
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,7 +105,8 @@ def test_resume_after_kill_9_is_bit_identical(data, uninterrupted, tmp_path):
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_resume import tiny_config
-        from nowcast.training.loop import Callbacks, fit
+        from nowcast.training.loop import fit
+        from nowcast.training.state import Callbacks
         from nowcast.training.run import resume_config, train
 
         class Kill(Callbacks):
