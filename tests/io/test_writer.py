@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import h5py
@@ -12,6 +13,7 @@ import pytest
 import xarray as xr
 
 from nowcast.errors import OutputExistsError
+from nowcast.io import writer as writer_module
 from nowcast.io.canonical import open_canonical
 from nowcast.io.projection import latlon
 from nowcast.io.writer import CanonicalWriter, ForecastWriter, _chunk_blocks, compress_frame
@@ -166,7 +168,13 @@ def _our_chunks(path: Path) -> list[tuple[int, bytes]]:
         return [data.id.read_direct_chunk((i, 0, 0)) for i in range(data.shape[0])]
 
 
-def test_frames_are_the_chunks_netcdf_c_writes(tmp_path: Path) -> None:
+@pytest.fixture
+def plain_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deflate with zlib, as without the optional isal package."""
+    monkeypatch.setattr(writer_module, "_isal_zlib", None)
+
+
+def test_frames_are_the_chunks_netcdf_c_writes(tmp_path: Path, plain_zlib: None) -> None:
     """Frames compressed outside netCDF-C are byte for byte what netCDF-C stores."""
     frames = rain_frames(2, laea_grid())
     _write_canonical(tmp_path / "obs.nc", frames)
@@ -174,7 +182,23 @@ def test_frames_are_the_chunks_netcdf_c_writes(tmp_path: Path) -> None:
     assert _our_chunks(tmp_path / "obs.nc") == expected
 
 
-def test_incompressible_frames_are_stored_as_netcdf_c_stores_them(tmp_path: Path) -> None:
+def test_isal_chunks_inflate_to_what_netcdf_c_stores(tmp_path: Path) -> None:
+    pytest.importorskip("isal")
+    assert writer_module._isal_zlib is not None  # the fast path is the one in use
+    frames = rain_frames(2, laea_grid())
+    _write_canonical(tmp_path / "obs.nc", frames)
+    expected = _netcdf_c_chunks(tmp_path / "reference.nc", [f.values for f in frames])
+    ours = _our_chunks(tmp_path / "obs.nc")
+    assert [mask for mask, _ in ours] == [0, 0] and ours != expected  # other deflate bytes
+    assert [zlib.decompress(b) for _, b in ours] == [zlib.decompress(b) for _, b in expected]
+    with netCDF4.Dataset(tmp_path / "obs.nc") as nc:
+        stored = nc["rainfall_rate"][:].filled(np.nan)
+    np.testing.assert_array_equal(stored, np.stack([f.values for f in frames]))
+
+
+def test_incompressible_frames_are_stored_as_netcdf_c_stores_them(
+    tmp_path: Path, plain_zlib: None
+) -> None:
     grid = laea_grid()
     rng = np.random.default_rng(1)
     noise = rng.integers(0, 2**32, size=grid.shape, dtype=np.uint32).view(np.float32)
