@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from nowcast.errors import CanonicalDataError, InputError
+from nowcast.io.chunks import compress_frame
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.readers import Reader, ReaderOptions, detect_reader, get_reader
-from nowcast.io.writer import CanonicalWriter, compress_frame
+from nowcast.io.writer import CanonicalWriter
 
 #: mm h-1 above which a pixel counts as wet in the reports.
 WET_THRESHOLD = 0.1

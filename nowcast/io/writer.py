@@ -4,14 +4,14 @@ Both follow ``../shared/design/cf-netcdf.md`` and are written frame by frame
 (memory stays bounded whatever the number of frames) into a temporary file
 that is renamed only when complete (:mod:`nowcast.io.atomic`). netCDF4 defines
 and writes them; the canonical file's frames are compressed by
-:func:`compress_frame`, in any thread, and stored as chunks through h5py.
+:func:`~nowcast.io.chunks.compress_frame`, in any thread, and stored as
+chunks through h5py.
 """
 
 from __future__ import annotations
 
 import threading
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,17 +22,8 @@ import numpy as np
 
 from nowcast import __version__
 from nowcast.io import atomic, cf
+from nowcast.io.chunks import COMPLEVEL, chunk_blocks, compress_frame, shuffle_deflate
 from nowcast.io.grid import Grid
-
-#: zlib level of every compressed variable (cf-netcdf.md).
-COMPLEVEL = 4
-#: ISA-L's level for the chunks this module deflates itself (see :func:`deflate`).
-ISAL_LEVEL = 1
-
-try:
-    from isal import isal_zlib as _isal_zlib
-except ImportError:  # the optional "fast" extra is not installed: plain zlib
-    _isal_zlib = None
 
 
 def _epoch_seconds(time: np.datetime64) -> int:
@@ -176,65 +167,14 @@ class _AtomicNetcdf:
 _NO_BOUND = int(netCDF4.default_fillvals["i8"])
 
 
-def compress_frame(values: np.ndarray) -> tuple[int, bytes]:
-    """One frame as HDF5 stores it in a shuffle + deflate chunk: ``(filter_mask, bytes)``.
-
-    NaN becomes the ``_FillValue`` (what netCDF4 writes for masked values);
-    the float32 bytes are shuffled (byte 0 of every value, then byte 1 ...)
-    and deflated by :func:`deflate`, so HDF5's filters read the chunk back as
-    if netCDF-C had written it (HDF5 keeps the deflated bytes even when they
-    are longer: filter mask 0). The deflate and numpy release the GIL, so
-    threads compress in parallel.
-    """
-    data = np.array(values, dtype=np.float32)
-    np.copyto(data, cf.FILL_VALUE, where=np.isnan(data))
-    return _shuffle_deflate(data)
-
-
-def _shuffle_deflate(data: np.ndarray) -> tuple[int, bytes]:
-    """float32 ``data`` through HDF5's shuffle and deflate filters: ``(filter_mask, bytes)``."""
-    shuffled = np.ascontiguousarray(data, dtype=np.float32).view(np.uint8).reshape(-1, 4).T
-    return 0, deflate(shuffled.tobytes())
-
-
-def deflate(data: bytes) -> bytes:
-    """``data`` as a zlib stream, which is what HDF5's deflate filter stores and reads.
-
-    With the ``isal`` package (the ``fast`` extra) the stream comes from
-    Intel's ISA-L at :data:`ISAL_LEVEL`: about 8x faster than zlib at
-    :data:`COMPLEVEL` for chunks ~7 % larger (rain frames of 700 x 700:
-    1.4 vs 11.5 ms, 279 vs 260 kB), and compression is most of an ingest's
-    CPU time. Without it, zlib at :data:`COMPLEVEL` gives the very bytes
-    netCDF-C writes. Either way any HDF5/netCDF reader inflates the same values.
-    """
-    if _isal_zlib is not None:
-        return _isal_zlib.compress(data, ISAL_LEVEL)
-    return zlib.compress(data, COMPLEVEL)
-
-
-def _chunk_blocks(
-    array: np.ndarray, chunks: tuple[int, ...], fill: float
-) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
-    """``(offset, block)`` of every chunk of a 2-D ``array``; edge blocks padded with ``fill``."""
-    (ny, nx), (cy, cx) = array.shape, chunks
-    for i in range(0, ny, cy):
-        for j in range(0, nx, cx):
-            block = array[i : i + cy, j : j + cx]
-            if block.shape != (cy, cx):
-                padded = np.full((cy, cx), fill, dtype=np.float32)
-                padded[: block.shape[0], : block.shape[1]] = block
-                block = padded
-            yield (i, j), block
-
-
 class CanonicalWriter(_AtomicNetcdf):
     """Streams frames into a canonical observation file (see ``io/canonical.py``).
 
     netCDF-C defines the whole file (dimensions, variables, attributes,
     storage: zlib level 4, shuffle, one chunk per frame) and writes
     everything but the frames, which go into the data variable's chunks
-    directly through h5py, already compressed by :func:`compress_frame`: a
-    shuffle + deflate chunk that HDF5's filters read back (see :func:`deflate`),
+    directly through h5py, already compressed by :func:`~nowcast.io.chunks.compress_frame`: a
+    shuffle + deflate chunk that HDF5's filters read back,
     made outside netCDF-C, which is not thread-safe, so that several threads
     can compress frames at once (``nowcast.io.ingest``). The file is closed
     by h5py and reopened by netCDF-C at :meth:`finish` for the times and the
@@ -395,14 +335,14 @@ class CanonicalWriter(_AtomicNetcdf):
         """
         for name, array in zip(("lat", "lon"), values, strict=True):
             dataset = self._h5[name]
-            for offset, block in _chunk_blocks(array, dataset.chunks, dataset.fillvalue):
-                chunk = _shuffle_deflate(block)
+            for offset, block in chunk_blocks(array, dataset.chunks, dataset.fillvalue):
+                chunk = shuffle_deflate(block)
                 with self._lock:
                     dataset.id.write_direct_chunk(offset, chunk[1], chunk[0])
         self._latlon_pending = False
 
     def chunk(self, index: int) -> tuple[int, bytes]:
-        """The stored frame ``index`` as :func:`compress_frame` returned it."""
+        """The stored frame ``index`` as :func:`~nowcast.io.chunks.compress_frame` returned it."""
         filter_mask, payload = self._data.id.read_direct_chunk((index, 0, 0))
         return int(filter_mask), bytes(payload)
 
@@ -504,7 +444,7 @@ class ForecastWriter(_AtomicNetcdf):
 
     def _define_data(self, grid: Grid, variable: str, pack: bool, has_latlon: bool) -> None:
         ny, nx = grid.shape
-        storage = {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": (1, ny, nx)}
+        storage = {"zlib": True, "complevel": COMPLEVEL, "shuffle": True, "chunksizes": (1, ny, nx)}
         if pack:
             data = self.nc.createVariable(
                 variable, "i2", ("time", "y", "x"), fill_value=cf.PACKED_FILL_VALUE, **storage

@@ -13,10 +13,11 @@ import pytest
 import xarray as xr
 
 from nowcast.errors import OutputExistsError
-from nowcast.io import writer as writer_module
+from nowcast.io import chunks as chunks_module
 from nowcast.io.canonical import open_canonical
+from nowcast.io.chunks import chunk_blocks, compress_frame
 from nowcast.io.projection import latlon
-from nowcast.io.writer import CanonicalWriter, ForecastWriter, _chunk_blocks, compress_frame
+from nowcast.io.writer import CanonicalWriter, ForecastWriter
 from tests.helpers import laea_grid, rain_frames
 
 COORDS = ("x", "y", "x_bnds", "y_bnds", "lat", "lon", "time")
@@ -171,7 +172,7 @@ def _our_chunks(path: Path) -> list[tuple[int, bytes]]:
 @pytest.fixture
 def plain_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
     """Deflate with zlib, as without the optional isal package."""
-    monkeypatch.setattr(writer_module, "_isal_zlib", None)
+    monkeypatch.setattr(chunks_module, "_isal_zlib", None)
 
 
 def test_frames_are_the_chunks_netcdf_c_writes(tmp_path: Path, plain_zlib: None) -> None:
@@ -184,7 +185,7 @@ def test_frames_are_the_chunks_netcdf_c_writes(tmp_path: Path, plain_zlib: None)
 
 def test_isal_chunks_inflate_to_what_netcdf_c_stores(tmp_path: Path) -> None:
     pytest.importorskip("isal")
-    assert writer_module._isal_zlib is not None  # the fast path is the one in use
+    assert chunks_module._isal_zlib is not None  # the fast path is the one in use
     frames = rain_frames(2, laea_grid())
     _write_canonical(tmp_path / "obs.nc", frames)
     expected = _netcdf_c_chunks(tmp_path / "reference.nc", [f.values for f in frames])
@@ -242,7 +243,7 @@ def test_latlon_left_for_later_must_be_stored(tmp_path: Path) -> None:
 
 def test_chunk_blocks_cover_the_array_and_pad_edges() -> None:
     array = np.arange(35, dtype=np.float32).reshape(5, 7)
-    blocks = dict(_chunk_blocks(array, (2, 3), -1.0))
+    blocks = dict(chunk_blocks(array, (2, 3), -1.0))
     assert sorted(blocks) == [(i, j) for i in (0, 2, 4) for j in (0, 3, 6)]
     np.testing.assert_array_equal(blocks[(4, 6)], [[34, -1, -1], [-1, -1, -1]])
     np.testing.assert_array_equal(blocks[(2, 3)], array[2:4, 3:6])
