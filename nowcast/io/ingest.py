@@ -15,7 +15,6 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,91 +23,8 @@ from nowcast.errors import CanonicalDataError, InputError
 from nowcast.io.chunks import compress_frame
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.readers import Reader, ReaderOptions, detect_reader, get_reader
+from nowcast.io.summary import DatasetSummary, FrameCounts, FrameStats, frame_counts
 from nowcast.io.writer import CanonicalWriter
-
-#: mm h-1 above which a pixel counts as wet in the reports.
-WET_THRESHOLD = 0.1
-
-
-@dataclass(frozen=True)
-class FrameCounts:
-    """What :class:`FrameStats` needs of one frame, so frames can be counted in any thread."""
-
-    size: int
-    wet: int
-    nan: int
-    max_value: float | None
-    clipped: int = 0
-
-
-def frame_counts(values: np.ndarray, clipped: int = 0) -> FrameCounts:
-    """Pixels above :data:`WET_THRESHOLD`, NaN pixels and the largest value of a frame."""
-    finite = bool(np.isfinite(values).any())
-    return FrameCounts(
-        size=values.size,
-        wet=int(np.count_nonzero(values > WET_THRESHOLD)),
-        nan=int(np.count_nonzero(np.isnan(values))),
-        max_value=float(np.nanmax(values)) if finite else None,
-        clipped=clipped,
-    )
-
-
-@dataclass
-class FrameStats:
-    """Running statistics over the frames of a dataset (no frame is kept)."""
-
-    frames: int = 0
-    wet_sum: float = 0.0
-    nan_sum: float = 0.0
-    max_value: float = float("nan")
-    clipped: int = 0
-
-    def add(self, values: np.ndarray) -> None:
-        """Account for one frame (after clipping)."""
-        self.add_counts(frame_counts(values))
-
-    def add_counts(self, counts: FrameCounts) -> None:
-        """Account for one frame summarised by :func:`frame_counts` (in frame order)."""
-        self.frames += 1
-        self.wet_sum += float(counts.wet) / counts.size
-        self.nan_sum += float(counts.nan) / counts.size
-        if counts.max_value is not None:
-            self.max_value = float(np.fmax(self.max_value, counts.max_value))
-        self.clipped += counts.clipped
-
-    @property
-    def wet_fraction(self) -> float:
-        """Mean over frames of the fraction of pixels above :data:`WET_THRESHOLD`."""
-        return self.wet_sum / self.frames if self.frames else float("nan")
-
-    @property
-    def nan_fraction(self) -> float:
-        """Mean over frames of the fraction of no-coverage pixels."""
-        return self.nan_sum / self.frames if self.frames else float("nan")
-
-
-@dataclass
-class DatasetSummary:
-    """What ``ingest`` and ``info`` print about a canonical dataset."""
-
-    path: Path
-    variable: str
-    units: str
-    times: np.ndarray
-    timestep_s: int
-    grid: Grid
-    stats: FrameStats
-    sequences: int | None = None
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    files: int = 0
-
-    @property
-    def gaps(self) -> list[tuple[np.datetime64, np.datetime64]]:
-        """(last frame before, first frame after) for every missing stretch of time."""
-        if self.sequences or self.times.size < 2:
-            return []
-        steps = np.diff(self.times).astype(np.int64)
-        return [(self.times[i], self.times[i + 1]) for i in np.nonzero(steps > self.timestep_s)[0]]
 
 
 def expand_sources(sources: Sequence[str]) -> list[Path]:
