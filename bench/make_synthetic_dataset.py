@@ -1,6 +1,7 @@
 """Write a canonical training file of synthetic rain sequences (for the bundled model).
 
     python bench/make_synthetic_dataset.py OUT.nc [--sequences 60] [--frames 40] [--size 128]
+        [--seed 1000] [--lifetime-scale 1]
 
 Each sequence is an independent run of :func:`nowcast.io.synthetic.synthetic_rain`
 with its own seed, grid spacing (0.5-2 km) and cadence (5, 10 or 15 minutes),
@@ -33,6 +34,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument(
+        "--lifetime-scale",
+        type=float,
+        default=1.0,
+        help="factor on how long texture and cells live (docs/skill.md section 5)",
+    )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     grid = synthetic_grid((args.size, args.size), 1.0)
@@ -45,7 +52,8 @@ def main() -> None:
         overwrite=args.overwrite,
         source="nowcast synthetic rain generator (bench/make_synthetic_dataset.py)",
         history=f"python bench/make_synthetic_dataset.py {args.output} --sequences "
-        f"{args.sequences} --frames {args.frames} --size {args.size} --seed {args.seed}",
+        f"{args.sequences} --frames {args.frames} --size {args.size} --seed {args.seed}"
+        f" --lifetime-scale {args.lifetime_scale:g}",
         title="Synthetic rain sequences for training",
     ) as writer:
         for k in range(args.sequences):
@@ -57,6 +65,7 @@ def main() -> None:
                 seed=args.seed + k,
                 timestep_s=cadence,
                 pixel_km=pixel_km,
+                lifetime_scale=args.lifetime_scale,
             )
             t0 = start + np.timedelta64(k, "D")
             for i, frame in enumerate(rain):

@@ -142,16 +142,23 @@ def synthetic_params(
     *,
     timestep_s: int = 300,
     pixel_km: float = 1.0,
+    lifetime_scale: float = 1.0,
 ) -> SyntheticParams:
     """Draw the weather regime of ``seed`` and express it for this grid and cadence.
 
     The random draws depend on ``seed`` only; ``shape``, ``timestep_s`` and
-    ``pixel_km`` just convert them to pixels and steps.
+    ``pixel_km`` just convert them to pixels and steps. ``lifetime_scale``
+    multiplies the texture's decorrelation time and the cells' lifetimes
+    after the draws (same regime, slower evolution): models trained on the
+    default fields learn to fade real, more persistent rain (docs/skill.md §5).
 
     Raises:
-        ConfigError: for a bad shape, a negative seed or non-positive units.
+        ConfigError: for a bad shape, a negative seed, non-positive units or
+            a non-positive ``lifetime_scale``.
     """
     _check_args(shape, seed, timestep_s, pixel_km)
+    if not lifetime_scale > 0:
+        raise ConfigError(f"lifetime_scale must be positive, got {lifetime_scale}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
     speed = float(rng.uniform(5.0, 60.0))
     heading = float(rng.uniform(0.0, 360.0))
@@ -174,10 +181,13 @@ def synthetic_params(
         scale_break_km=float(rng.uniform(40.0, 80.0)),
         aspect=float(rng.uniform(1.0, 1.8)),
         band_deg=float(rng.uniform(0.0, 180.0)),
-        lifetime_10km_min=float(rng.uniform(25.0, 45.0)),
+        lifetime_10km_min=float(rng.uniform(25.0, 45.0)) * lifetime_scale,
         cell_density=float(rng.uniform(1.0, 8.0)),
         cell_amplitude=float(rng.uniform(0.8, 1.6)),
-        cell_life_min=(life_lo, life_lo + float(rng.uniform(40.0, 90.0))),
+        cell_life_min=(
+            life_lo * lifetime_scale,
+            (life_lo + float(rng.uniform(40.0, 90.0))) * lifetime_scale,
+        ),
         cell_sigma_km=(sigma_lo, sigma_lo + float(rng.uniform(2.0, 4.0))),
         exponent=float(rng.uniform(2.1, 2.5)),
         modulation=float(rng.uniform(0.1, 0.3)),
@@ -335,8 +345,17 @@ def _add_bump(
 class _RainModel:
     """Computes frame ``k`` of one seed's rain field on demand (see module docstring)."""
 
-    def __init__(self, shape: tuple[int, int], seed: int, timestep_s: int, pixel_km: float) -> None:
-        self.p = synthetic_params(seed, shape, timestep_s=timestep_s, pixel_km=pixel_km)
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        seed: int,
+        timestep_s: int,
+        pixel_km: float,
+        lifetime_scale: float = 1.0,
+    ) -> None:
+        self.p = synthetic_params(
+            seed, shape, timestep_s=timestep_s, pixel_km=pixel_km, lifetime_scale=lifetime_scale
+        )
         self.shape = shape
         self.seed = seed
         self.timestep_s = timestep_s
@@ -502,6 +521,7 @@ def synthetic_rain(
     seed: int = 0,
     timestep_s: int = 300,
     pixel_km: float = 1.0,
+    lifetime_scale: float = 1.0,
 ) -> np.ndarray:
     """Generate a deterministic sequence of synthetic rain-rate fields.
 
@@ -511,19 +531,21 @@ def synthetic_rain(
         seed: Selects the weather regime and every random draw (>= 0).
         timestep_s: Time between frames, seconds.
         pixel_km: Pixel size, km (sets how many pixels a km/h speed covers).
+        lifetime_scale: Factor on how long texture and cells live (see
+            :func:`synthetic_params`); 1 gives the default fields.
 
     Returns:
         float32 ``(T, ny, nx)`` rain rates in mm/h: >= 0, no NaN, 0 where dry.
         Frame ``k`` does not depend on ``n_frames``.
 
     Raises:
-        ConfigError: for a negative ``n_frames`` or seed, a bad shape or
-            non-positive units.
+        ConfigError: for a negative ``n_frames`` or seed, a bad shape,
+            non-positive units or a non-positive ``lifetime_scale``.
     """
     if n_frames < 0:
         raise ConfigError(f"n_frames must be >= 0, got {n_frames}")
     shape = (int(shape[0]), int(shape[1]))
-    model = _RainModel(shape, seed, timestep_s, pixel_km)
+    model = _RainModel(shape, seed, timestep_s, pixel_km, lifetime_scale)
     out = np.empty((n_frames, *shape), dtype=np.float32)
     for k in range(n_frames):
         out[k] = model.frame(k)

@@ -142,6 +142,31 @@ def test_consecutive_frames_are_correlated(runs: dict[int, np.ndarray]) -> None:
         assert min(corr) > 0.1 and np.mean(corr) > 0.4
 
 
+def test_lifetime_scale_stretches_only_the_lifetimes() -> None:
+    base, slow = synthetic_params(7, SHAPE), synthetic_params(7, SHAPE, lifetime_scale=3.0)
+    assert slow.lifetime_10km_min == pytest.approx(3 * base.lifetime_10km_min)
+    assert slow.cell_life_min == pytest.approx(tuple(3 * v for v in base.cell_life_min))
+    unchanged = {"lifetime_10km_min", "cell_life_min"}
+    for name, value in vars(base).items():
+        if name not in unchanged:
+            assert getattr(slow, name) == value, name
+    np.testing.assert_array_equal(
+        synthetic_rain(2, (32, 32), seed=7, lifetime_scale=1.0), synthetic_rain(2, (32, 32), seed=7)
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_longer_lifetimes_keep_the_pattern_longer_in_the_moving_frame(seed: int) -> None:
+    shape = (128, 128)
+    shift = np.array(synthetic_params(seed, shape).shift_px) * 12  # one hour of advection
+    dy, dx = (int(round(v)) for v in shift)
+    corr = {}
+    for scale in (1.0, 3.0):
+        rain = np.log1p(synthetic_rain(13, shape, seed=seed, lifetime_scale=scale))
+        corr[scale] = _overlap_corr(rain[0], rain[12], dy, dx)
+    assert corr[3.0] > corr[1.0] + 0.1, corr
+
+
 def test_motion_scales_with_timestep_and_pixel_size() -> None:
     base = synthetic_params(4)
     slow = synthetic_params(4, timestep_s=150)
@@ -211,6 +236,7 @@ def test_cells_are_born_and_die() -> None:
         ({"n_frames": 2, "seed": -3}, "seed"),
         ({"n_frames": 2, "timestep_s": 0}, "timestep_s"),
         ({"n_frames": 2, "pixel_km": 0.0}, "pixel_km"),
+        ({"n_frames": 2, "lifetime_scale": 0.0}, "lifetime_scale"),
     ],
 )
 def test_bad_arguments_raise_config_error(kwargs: dict[str, object], message: str) -> None:
