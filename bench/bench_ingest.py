@@ -45,7 +45,7 @@ SETS = {
     "rmi-qpe": ("radar/rmi-qpe", "import_odim_hdf5"),
 }
 METHODS = ("nowcast-ingest", "nowcast-read", "pysteps")
-VERSIONS = ("numpy", "h5py", "netCDF4", "xarray", "pysteps")
+VERSIONS = ("numpy", "h5py", "netCDF4", "xarray", "pysteps", "isal")
 
 
 def set_files(name: str, limit: int = 0) -> list[Path]:

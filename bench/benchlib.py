@@ -36,9 +36,17 @@ def cpu_model() -> str:
     return platform.machine()
 
 
+def _version(package: str) -> str:
+    """The installed version of ``package``, or ``not installed`` (optional extras)."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def environment(packages: Sequence[str], threads: int | None = None) -> str:
     """One line: date (UTC), CPU, cores, torch threads (if given), Python and package versions."""
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in packages)
+    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     threads_text = "" if threads is None else f", {threads} torch threads"
     return (
