@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,7 @@ COMPLEVEL = 4
 #: ISA-L's level for the chunks this module deflates itself (see :func:`deflate`).
 ISAL_LEVEL = 1
 
+_isal_zlib: Any
 try:
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # the optional "fast" extra is not installed: plain zlib

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import h5py
 import netCDF4
@@ -124,6 +124,9 @@ def _global_attrs(source: str, history: str, extra: dict[str, Any]) -> dict[str,
     return attrs
 
 
+_Writer = TypeVar("_Writer", bound="_AtomicNetcdf")
+
+
 class _AtomicNetcdf:
     """Shared open/commit/discard logic of the two writers."""
 
@@ -133,7 +136,7 @@ class _AtomicNetcdf:
         self._tmp = atomic.temporary_path(path)
         self.nc = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
 
-    def __enter__(self) -> _AtomicNetcdf:
+    def __enter__(self: _Writer) -> _Writer:
         return self
 
     def __exit__(
