@@ -149,8 +149,8 @@ def synthetic_params(
     The random draws depend on ``seed`` only; ``shape``, ``timestep_s`` and
     ``pixel_km`` just convert them to pixels and steps. ``lifetime_scale``
     multiplies the texture's decorrelation time and the cells' lifetimes
-    after the draws (same regime, slower evolution): models trained on the
-    default fields learn to fade real, more persistent rain (docs/skill.md §5).
+    after the draws (same regime, slower evolution, closer to persistent
+    stratiform rain; experiments in docs/skill.md §5).
 
     Raises:
         ConfigError: for a bad shape, a negative seed, non-positive units or
