@@ -9,6 +9,7 @@ several threads can compress frames at once (``nowcast.io.ingest``).
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,23 @@ try:
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # the optional "fast" extra is not installed: plain zlib
     _isal_zlib = None
+_use_isal = _isal_zlib is not None
+
+
+@contextlib.contextmanager
+def exact_zlib() -> Iterator[None]:
+    """Deflate with zlib at :data:`COMPLEVEL` inside the block, even where isal is installed.
+
+    Files written then hold the very bytes netCDF-C writes, the same on every
+    machine: ``sample_data/make_samples.py`` regenerates its files bit for bit
+    this way. Set it around a whole write, not while compression threads run.
+    """
+    global _use_isal
+    previous, _use_isal = _use_isal, False
+    try:
+        yield
+    finally:
+        _use_isal = previous
 
 
 def compress_frame(values: np.ndarray) -> tuple[int, bytes]:
@@ -60,7 +78,7 @@ def deflate(data: bytes) -> bytes:
     CPU time. Without it, zlib at :data:`COMPLEVEL` gives the very bytes
     netCDF-C writes. Either way any HDF5/netCDF reader inflates the same values.
     """
-    if _isal_zlib is not None:
+    if _use_isal:
         return _isal_zlib.compress(data, ISAL_LEVEL)
     return zlib.compress(data, COMPLEVEL)
 

@@ -190,10 +190,10 @@ def ingest(
         times, sequences = _write_all(parallel, first, frames, checker)
         writer = parallel.close(stats)
         if latlon is not None:
-            latlon.result()
+            writer.store_latlon_chunks(latlon.result())
     except BaseException:
         if latlon is not None:
-            wait([latlon])  # it stores into the file about to be deleted
+            wait([latlon])  # it reads the file about to be deleted
         parallel.abort()
         raise
     try:
@@ -252,24 +252,27 @@ def _open_writer(
     )
 
 
-def _latlon_in_background(writer: CanonicalWriter, grid: Grid) -> Future[None] | None:
-    """Compute and store the grid's lat/lon in a thread; None when the file has none.
+def _latlon_in_background(
+    writer: CanonicalWriter, grid: Grid
+) -> Future[list[tuple[str, tuple[int, ...], tuple[int, bytes]]]] | None:
+    """Compute and compress the grid's lat/lon in a thread; None when the file has none.
 
     pyproj releases the GIL while it transforms (0.05-0.25 s on radar grids)
     and zlib while it compresses, so this runs beside reading and writing
-    the frames instead of before or after them. The caller waits for the
-    future (which raises the thread's error) before finishing the file.
+    the frames instead of before or after them. The caller stores the
+    result (:meth:`CanonicalWriter.store_latlon_chunks`) after the frames, so
+    the file's layout does not depend on thread timing.
     """
     if not writer.needs_latlon:
         return None
     from nowcast.io.projection import latlon
 
-    def compute_and_store() -> None:
+    def compute_and_compress() -> list[tuple[str, tuple[int, ...], tuple[int, bytes]]]:
         _lower_priority()
-        writer.store_latlon(latlon(grid))
+        return writer.compress_latlon(latlon(grid))
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nowcast-latlon")
-    future = pool.submit(compute_and_store)
+    future = pool.submit(compute_and_compress)
     pool.shutdown(wait=False)  # the thread ends with its one task
     return future
 
@@ -280,7 +283,9 @@ class _ParallelWriter:
     The main thread reads and checks frames and takes each one's time index
     (:meth:`CanonicalWriter.reserve`); ``workers`` threads clip, count and
     compress them (:func:`compress_frame`: zlib and numpy release the GIL)
-    and store the chunks in whatever order they finish. Compressing is most of the
+    and store the chunks in frame order (whoever finishes the next frame
+    stores it and any that wait behind it), so the file's bytes do not depend
+    on thread timing. Compressing is most of the
     cost of writing, so ingest takes about the time of reading, or of
     compressing spread over the cores, instead of their sum. Frames wait in
     a queue of at most ``2 * workers``, so memory stays bounded whatever the
@@ -297,6 +302,9 @@ class _ParallelWriter:
         self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(maxsize=2 * count)
         self._error: BaseException | None = None
         self._counts: dict[int, FrameCounts] = {}
+        self._finished: dict[int, tuple[int, bytes]] = {}  # compressed, waiting for their turn
+        self._next = 0
+        self._order_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._work, name=f"nowcast-compress-{i}", daemon=True)
             for i in range(count)
@@ -310,11 +318,18 @@ class _ParallelWriter:
             while (item := self._queue.get()) is not None:
                 index, values = item
                 self._counts[index], chunk = _clip_count_compress(values)
-                self.writer.store_chunk(index, chunk)
+                self._store_in_order(index, chunk)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self._error = self._error or exc
             while self._queue.get() is not None:  # never leave the main thread blocked
                 pass
+
+    def _store_in_order(self, index: int, chunk: tuple[int, bytes]) -> None:
+        with self._order_lock:
+            self._finished[index] = chunk
+            while self._next in self._finished:
+                self.writer.store_chunk(self._next, self._finished.pop(self._next))
+                self._next += 1
 
     def append(
         self,

@@ -321,7 +321,10 @@ class CanonicalWriter(_AtomicNetcdf):
         return len(self._times) - 1
 
     def store_chunk(self, index: int, chunk: tuple[int, bytes]) -> None:
-        """Store the compressed frame ``chunk`` at ``index`` (any thread, any order)."""
+        """Store the compressed frame ``chunk`` at ``index`` (any thread).
+
+        Stored in index order, the file's bytes are the same on every run.
+        """
         filter_mask, payload = chunk
         with self._lock:
             if index >= self._data.shape[0]:
@@ -330,18 +333,31 @@ class CanonicalWriter(_AtomicNetcdf):
             self._stored += 1
 
     def store_latlon(self, values: tuple[np.ndarray, np.ndarray]) -> None:
-        """Store ``(lat, lon)`` left out at creation (``latlon_later``); any thread.
+        """Store ``(lat, lon)`` left out at creation (``latlon_later``)."""
+        self.store_latlon_chunks(self.compress_latlon(values))
 
-        Compressed here, chunk by chunk, with the filters netCDF-C gave the
-        variables (shuffle + deflate), so a thread computing lat/lon also
-        stores them while frames are being written.
+    def compress_latlon(
+        self, values: tuple[np.ndarray, np.ndarray]
+    ) -> list[tuple[str, tuple[int, ...], tuple[int, bytes]]]:
+        """``(lat, lon)`` as ``(name, offset, chunk)`` items for :meth:`store_latlon_chunks`.
+
+        Compressed with the filters netCDF-C gave the variables (shuffle +
+        deflate); any thread may do this while frames are being written.
         """
+        items = []
         for name, array in zip(("lat", "lon"), values, strict=True):
             dataset = self._h5[name]
             for offset, block in chunk_blocks(array, dataset.chunks, dataset.fillvalue):
-                chunk = shuffle_deflate(block)
-                with self._lock:
-                    dataset.id.write_direct_chunk(offset, chunk[1], chunk[0])
+                items.append((name, offset, shuffle_deflate(block)))
+        return items
+
+    def store_latlon_chunks(
+        self, items: list[tuple[str, tuple[int, ...], tuple[int, bytes]]]
+    ) -> None:
+        """Store what :meth:`compress_latlon` made (after the frames, for a reproducible file)."""
+        with self._lock:
+            for name, offset, (filter_mask, payload) in items:
+                self._h5[name].id.write_direct_chunk(offset, payload, filter_mask)
         self._latlon_pending = False
 
     def chunk(self, index: int) -> tuple[int, bytes]:
