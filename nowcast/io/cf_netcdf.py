@@ -31,6 +31,7 @@ import numpy as np
 
 from nowcast.errors import InputError
 from nowcast.io import cf
+from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.odim import first_line, looks_like_hdf5
 from nowcast.io.projection import grid_mapping_from_cf
@@ -515,14 +516,10 @@ def _decoded_codes(var: netCDF4.Variable) -> np.ndarray | None:
         return None
     attrs = {k: var.getncattr(k) for k in _DECODING_ATTRS if k in names}
     key = (dtype.str, tuple((k, repr(v), str(np.asarray(v).dtype)) for k, v in attrs.items()))
-    if key not in _CODES:
-        if len(_CODES) >= 8:
-            _CODES.clear()
-        _CODES[key] = _decode_all_codes(dtype, attrs)
-    return _CODES[key]
+    return _CODES.get(key, lambda: _decode_all_codes(dtype, attrs))
 
 
-_CODES: dict[tuple[Any, ...], np.ndarray] = {}
+_CODES: SeriesCache[np.ndarray] = SeriesCache(limit=8)
 
 
 def _decode_all_codes(dtype: np.dtype, attrs: dict[str, Any]) -> np.ndarray:

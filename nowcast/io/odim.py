@@ -32,6 +32,7 @@ import numpy as np
 
 from nowcast.errors import InputError
 from nowcast.io import cf
+from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.projection import metres_proj4, north_up_grid, project
 from nowcast.io.readers import ReaderOptions
@@ -217,14 +218,10 @@ def _grid(h5: h5py.File, ds: str, shape: tuple[int, int]) -> Grid:
     where: dict[str, Any] = dict(_group_attrs(h5, "where"))
     where.update(_group_attrs(h5, f"{ds}/where"))
     key = (shape, tuple(sorted((k, repr(np.asarray(v).tolist())) for k, v in where.items())))
-    if key not in _GRIDS:
-        if len(_GRIDS) >= 16:
-            _GRIDS.clear()
-        _GRIDS[key] = _grid_from_where(where, shape)
-    return _GRIDS[key]
+    return _GRIDS.get(key, lambda: _grid_from_where(where, shape))
 
 
-_GRIDS: dict[tuple[Any, ...], Grid] = {}
+_GRIDS: SeriesCache[Grid] = SeriesCache(limit=16)
 
 
 def _grid_from_where(where: Mapping[str, Any], shape: tuple[int, int]) -> Grid:

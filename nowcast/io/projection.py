@@ -34,6 +34,7 @@ from pyproj.crs.datum import CustomEllipsoid
 from pyproj.exceptions import CRSError
 
 from nowcast.errors import InputError
+from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Grid
 
 #: CF Appendix F attributes kept from ``pyproj.CRS.to_cf()`` (besides
@@ -223,19 +224,20 @@ def grid_mapping_from_cf(attrs: Mapping[str, Any]) -> tuple[dict[str, Any], str]
     keep = {"grid_mapping_name", "crs_wkt", *_PARAMETERS, *_NAMES}
     out = {k: _plain(v) for k, v in attrs.items() if k in keep}
     key = tuple(sorted((k, repr(v)) for k, v in out.items()))
-    if key not in _MAPPING_CACHE:
-        if len(_MAPPING_CACHE) >= 32:
-            _MAPPING_CACHE.clear()
-        crs = crs_from_cf(out)
-        out.setdefault("crs_wkt", crs.to_wkt())
-        _MAPPING_CACHE[key] = (out, metres_proj4(proj4_from_crs(crs)))
-    crs_attrs, proj4 = _MAPPING_CACHE[key]
+    crs_attrs, proj4 = _MAPPING_CACHE.get(key, lambda: _mapping_and_proj4(out))
     return copy.deepcopy(crs_attrs), proj4
+
+
+def _mapping_and_proj4(attrs: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Grid-mapping attributes with ``crs_wkt`` filled in, and the PROJ string in metres."""
+    crs = crs_from_cf(attrs)
+    attrs.setdefault("crs_wkt", crs.to_wkt())
+    return attrs, metres_proj4(proj4_from_crs(crs))
 
 
 #: grid_mapping_from_cf results by attribute values: every file of a series
 #: repeats the same grid mapping, and the WKT and PROJ strings cost about 1 ms.
-_MAPPING_CACHE: dict[tuple[tuple[str, str], ...], tuple[dict[str, Any], str]] = {}
+_MAPPING_CACHE: SeriesCache[tuple[dict[str, Any], str]] = SeriesCache(limit=32)
 
 
 def proj4_from_crs(crs: CRS) -> str:
