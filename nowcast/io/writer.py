@@ -309,15 +309,22 @@ class CanonicalWriter(_AtomicNetcdf):
         sequence: int | None = None,
     ) -> int:
         """Take the next time index for a frame whose chunk :meth:`store_chunk` stores later."""
-        self._times.append(_epoch_seconds(time))
+        epoch_bounds = (
+            (_NO_BOUND, _NO_BOUND)
+            if bounds is None
+            else (_epoch_seconds(bounds[0]), _epoch_seconds(bounds[1]))
+        )
+        return self._reserve_epoch(
+            _epoch_seconds(time), epoch_bounds, -1 if sequence is None else sequence
+        )
+
+    def _reserve_epoch(self, time_s: int, bounds_s: tuple[int, int], sequence: int) -> int:
+        """:meth:`reserve` with the time and bounds already in epoch seconds (-1: no sequence)."""
+        self._times.append(time_s)
         if self._bounds is not None:
-            self._bounds.append(
-                (_NO_BOUND, _NO_BOUND)
-                if bounds is None
-                else (_epoch_seconds(bounds[0]), _epoch_seconds(bounds[1]))
-            )
+            self._bounds.append(bounds_s)
         if self._sequences is not None:
-            self._sequences.append(-1 if sequence is None else sequence)
+            self._sequences.append(sequence)
         return len(self._times) - 1
 
     def store_chunk(self, index: int, chunk: tuple[int, bytes]) -> None:
@@ -368,12 +375,10 @@ class CanonicalWriter(_AtomicNetcdf):
     def copy_into(self, target: CanonicalWriter, order: Sequence[int]) -> None:
         """Append this file's frames ``order`` to ``target``, chunks copied as stored."""
         for i in order:
-            target._times.append(self._times[i])
-            if target._bounds is not None and self._bounds is not None:
-                target._bounds.append(self._bounds[i])
-            if target._sequences is not None and self._sequences is not None:
-                target._sequences.append(self._sequences[i])
-            target.store_chunk(target.count - 1, self.chunk(int(i)))
+            bounds = self._bounds[i] if self._bounds is not None else (_NO_BOUND, _NO_BOUND)
+            sequence = self._sequences[i] if self._sequences is not None else -1
+            index = target._reserve_epoch(self._times[i], bounds, sequence)
+            target.store_chunk(index, self.chunk(int(i)))
 
     def finish(self) -> None:
         """Write the times and late attributes with netCDF-C; close and rename.
