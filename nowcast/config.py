@@ -91,7 +91,10 @@ class TrainConfig:
     """The optimisation recipe and the run's budget.
 
     Attributes:
-        loss: ``mse``, ``mae``, ``mse+mae``, ``balanced_mse`` (HKO-7 weights) or ``bce``.
+        loss: ``mse``, ``mae``, ``mse+mae``, ``balanced_mse`` (HKO-7 weights),
+            ``balanced_mse+csi`` (plus a soft CSI that counters fading) or ``bce``.
+        csi_weight: Weight of the soft-CSI term of ``balanced_mse+csi``.
+        csi_thresholds: Its rain-rate thresholds in mm h-1.
         optimizer: ``adam`` or ``adamw``.
         lr: Peak learning rate.
         weight_decay: Decoupled weight decay (AdamW).
@@ -115,6 +118,8 @@ class TrainConfig:
     """
 
     loss: str = "balanced_mse"
+    csi_weight: float = 0.1
+    csi_thresholds: tuple[float, ...] = (0.5, 1.0, 5.0)
     optimizer: str = "adamw"
     lr: float = 2e-3
     weight_decay: float = 1e-4

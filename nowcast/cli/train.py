@@ -99,7 +99,11 @@ def command(
     batch_size: Annotated[int | None, typer.Option(help="Samples per step (per process).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
     loss: Annotated[
-        str | None, typer.Option(help="mse, mae, mse+mae, balanced_mse, balanced_mae or bce.")
+        str | None,
+        typer.Option(
+            help="mse, mae, mse+mae, balanced_mse, balanced_mae, balanced_mse+mae, "
+            "balanced_mse+csi (plus a soft CSI against fading; train.csi_weight) or bce."
+        ),
     ] = None,
     crop: Annotated[int | None, typer.Option(help="Random crop side in pixels (0 = full).")] = None,
     in_len: Annotated[int | None, typer.Option(help="Input frames per sample.")] = None,

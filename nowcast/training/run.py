@@ -132,7 +132,12 @@ def _train(
     if init is not None and ckpt is None:
         _load_initial_weights(model, init, config, notes)
     transform = make_transform(config.data)
-    loss_fn = make_loss(config.train.loss, transform)
+    loss_fn = make_loss(
+        config.train.loss,
+        transform,
+        csi_weight=config.train.csi_weight,
+        csi_thresholds=config.train.csi_thresholds,
+    )
     meta = make_header(config, _data_info(source, config, splits, transform.to_dict()))
 
     logger = _RunFiles(run_dir, callbacks, ckpt["history"] if ckpt else []) if ctx.is_main else None

@@ -9,7 +9,7 @@ import torch
 
 from nowcast.data.transforms import Linear, LogRain
 from nowcast.errors import ConfigError
-from nowcast.training.losses import hko_weights, loss_names, make_loss
+from nowcast.training.losses import SoftCSILoss, hko_weights, loss_names, make_loss
 
 
 def _bt(values: list[float]) -> torch.Tensor:
@@ -94,3 +94,78 @@ def test_bad_loss_names_and_missing_transform_are_config_errors() -> None:
         make_loss("l3")
     with pytest.raises(ConfigError, match="transform"):
         make_loss("balanced_mse", None)
+
+
+def _soft_csi_by_hand(pred: list[float], seen: list[bool], level: float, width: float) -> float:
+    """The soft CSI of one lead time from its definition, in plain Python."""
+    yes = [1 / (1 + math.exp(-(p - level) / width)) for p in pred]
+    hits = sum(y for y, s in zip(yes, seen, strict=True) if s)
+    return hits / (sum(yes) + sum(seen) - hits)
+
+
+def test_soft_csi_pools_counts_per_lead_time() -> None:
+    transform = Linear(max_rate=100.0)  # 1 mm/h -> 0.01; width = 1.4 x 0.01 - 0.01
+    level, width = 0.01, 0.004
+    pred = torch.tensor([[0.02, 0.0], [0.005, 0.03]]).reshape(1, 2, 1, 1, 2)  # 2 leads x 2 px
+    target = torch.tensor([[0.05, 0.0], [0.0, 0.01]]).reshape(1, 2, 1, 1, 2)
+    loss = SoftCSILoss(transform, (1.0,))(pred, target, torch.ones_like(pred).bool())
+    lead1 = _soft_csi_by_hand([0.02, 0.0], [True, False], level, width)
+    lead2 = _soft_csi_by_hand([0.005, 0.03], [False, True], level, width)
+    assert loss.item() == pytest.approx(1 - (lead1 + lead2) / 2, rel=1e-5)
+
+
+def test_soft_csi_ignores_masked_pixels_and_leads_without_observed_rain() -> None:
+    transform = LogRain(0.1, 100.0)
+    target = transform.forward(torch.tensor([[4.0, 0.0], [0.0, 0.0]]).reshape(1, 2, 1, 1, 2))
+    pred = target.clone()
+    covered = torch.ones_like(target).bool()
+    csi = SoftCSILoss(transform)
+    base = csi(pred, target, covered).item()
+    pred[0, 1] = 1.0  # heavy rain forecast at the dry second lead: no CSI defined there
+    assert csi(pred, target, covered).item() == pytest.approx(base)
+    uncovered = covered.clone()
+    uncovered[0, 0, 0, 0, 1] = False
+    before = csi(pred, target, uncovered).item()
+    pred[0, 0, 0, 0, 1] = 1.0  # heavy rain forecast on a dry pixel of the first lead
+    assert csi(pred, target, covered).item() > base + 0.3  # a false alarm where covered
+    assert csi(pred, target, uncovered).item() == pytest.approx(before)  # nothing where not
+
+
+def test_soft_csi_prefers_a_displaced_cell_to_a_faded_one_unlike_the_balanced_mse() -> None:
+    """The hedge: the balanced MSE scores a faded cell better than a sharp one a pixel off."""
+    transform = LogRain(0.1, 100.0)
+    rate = torch.zeros(1, 1, 1, 8, 8)
+    rate[..., 2:6, 2:6] = 3.0  # a 4 x 4 cell of 3 mm/h
+    target = transform.forward(rate)
+    faded = transform.forward(rate * 0.15)  # 0.45 mm/h: below every threshold
+    displaced = torch.roll(target, 1, dims=-1)
+    mask = torch.ones_like(target).bool()
+    mse = make_loss("balanced_mse", transform)
+    csi = SoftCSILoss(transform)
+    assert mse(faded, target, mask).item() < mse(displaced, target, mask).item()
+    assert csi(faded, target, mask).item() > csi(displaced, target, mask).item() + 0.3
+
+
+def test_balanced_mse_plus_csi_is_the_weighted_sum() -> None:
+    transform = LogRain(0.1, 100.0)
+    gen = torch.Generator().manual_seed(1)
+    target = torch.rand(2, 3, 1, 4, 4, generator=gen)
+    pred = torch.rand(2, 3, 1, 4, 4, generator=gen)
+    mask = torch.rand(2, 3, 1, 4, 4, generator=gen) > 0.2
+    combined = make_loss("balanced_mse+csi", transform, csi_weight=0.5, csi_thresholds=(1.0, 5.0))
+    parts = make_loss("balanced_mse", transform)(pred, target, mask) + 0.5 * SoftCSILoss(
+        transform, (1.0, 5.0)
+    )(pred, target, mask)
+    assert combined(pred, target, mask).item() == pytest.approx(parts.item())
+
+
+def test_soft_csi_settings_that_cannot_work_are_config_errors() -> None:
+    transform = LogRain(0.1, 100.0)
+    with pytest.raises(ConfigError, match="transform"):
+        make_loss("balanced_mse+csi", None)
+    with pytest.raises(ConfigError, match="csi_weight > 0"):
+        make_loss("balanced_mse+csi", transform, csi_weight=0.0)
+    with pytest.raises(ConfigError, match="positive thresholds"):
+        SoftCSILoss(transform, ())
+    with pytest.raises(ConfigError, match=r"\[0.05\] mm/h are not resolved by the log_rain"):
+        SoftCSILoss(transform, (0.05,))  # below log_rain's dry threshold of 0.1 mm/h
