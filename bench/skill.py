@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--max-starts", type=int, default=0)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--out", type=Path, default=Path("out/skill"))
+    parser.add_argument(
+        "--scale-km", type=float, default=None, help="working grid (default: the model's own)"
+    )
     args = parser.parse_args()
     models = _models(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -81,6 +84,7 @@ def main() -> None:
             thresholds=[0.5, 1.0, 5.0, 10.0],
             max_starts=args.max_starts,
             output_dir=args.out / f"eval-{name}",
+            scale_km=args.scale_km,
         )
         result = run_evaluation(request)
         print(

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from nowcast.cli import _console
+from nowcast.cli._options import ScaleKm
 from nowcast.errors import InputError
 from nowcast.io.grid import parse_utc
 
@@ -78,6 +79,7 @@ def command(
     output_dir: Annotated[Path, typer.Option(help="Folder for CSV, JSON and PNG outputs.")] = Path(
         "evaluation"
     ),
+    scale_km: ScaleKm = None,
     device: Annotated[
         str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
     ] = "auto",
@@ -105,6 +107,7 @@ def command(
         max_starts=max_starts,
         output_dir=output_dir,
         device=device,
+        scale_km=scale_km,
     )
     with _console.progress() as bar:
         task = bar.add_task("scoring start times", total=None)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from nowcast.cli import _console
+from nowcast.cli._options import ScaleKm
 from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
@@ -73,6 +74,7 @@ def command(
     tile: Annotated[
         int, typer.Option(help="Tile side in pixels for large grids (bounds memory).", min=64)
     ] = 768,
+    scale_km: ScaleKm = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Forecast the next STEPS frames from the latest observations.
@@ -109,6 +111,7 @@ def command(
             pack=pack,
             history=_console.command_line(),
             tile=tile,
+            scale_km=scale_km,
             on_tile=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if plot:
@@ -117,10 +120,12 @@ def command(
         png = plot_forecast(summary.path, obs)
         _console.err.print(f"plot: {png}")
     ny, nx = summary.shape
+    n = summary.block_pixels
+    blocks = f", on {n} x {n}-pixel blocks" if n > 1 else ""
     _console.out.print(
         f"wrote {summary.path}: {summary.steps} steps from {summary.reference_time}Z, "
         f"grid {ny} x {nx}, max {summary.max_value:.2f} {loaded.units or 'mm h-1'}, "
-        f"{summary.seconds:.1f} s (model {loaded.path.name})"
+        f"{summary.seconds:.1f} s (model {loaded.path.name}{blocks})"
     )
 
 

@@ -36,6 +36,7 @@ class LoadedModel:
     timestep_s: int
     patch_size: int
     checkpoint: dict[str, Any]
+    scale_km: float = 0.0
 
 
 def resolve_model(spec: str | None, runs_dir: Path = Path("runs")) -> Path:
@@ -95,4 +96,5 @@ def load_model(path: Path, device: torch.device) -> LoadedModel:
         timestep_s=int(info["timestep_s"]),
         patch_size=int(info["patch_size"]),
         checkpoint=ckpt,
+        scale_km=float((ckpt.get("forecast") or {}).get("scale_km", 0.0)),
     )

@@ -16,6 +16,7 @@ from nowcast.errors import InputError
 from nowcast.forecasting.inputs import Observations, select_inputs
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
+from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
 from nowcast.io.writer import ForecastWriter
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
@@ -32,6 +33,7 @@ class ForecastSummary:
     reference_time: np.datetime64
     max_value: float
     seconds: float
+    block_pixels: int = 1
 
 
 def check_cadence(obs: Observations, loaded: LoadedModel, strict: bool) -> str | None:
@@ -63,16 +65,20 @@ def model_forecast(
     device: torch.device,
     tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
+    factor: int = 1,
 ) -> np.ndarray:
     """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
 
     No coverage (NaN) enters the network as "no rain"; the output is >= 0 and
-    NaN wherever the last input frame has no coverage.
+    NaN wherever the last input frame has no coverage. With ``factor`` > 1 the
+    network forecasts means of ``factor x factor`` blocks, interpolated back
+    onto the input's grid (:mod:`nowcast.forecasting.scale`).
 
     Returns:
         ``(steps, ny, nx)`` float32 in the variable's units.
     """
-    x = np.nan_to_num(np.asarray(loaded.transform.forward(raw), dtype=np.float32), nan=0.0)
+    work = block_mean(raw, factor)
+    x = np.nan_to_num(np.asarray(loaded.transform.forward(work), dtype=np.float32), nan=0.0)
     y = predict(
         loaded.model,
         x,
@@ -84,6 +90,7 @@ def model_forecast(
         on_tile=on_tile,
     )
     fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
+    fields = interpolate_back(fields, factor, raw.shape[1:])
     fields[:, np.isnan(raw[-1])] = np.nan
     return fields
 
@@ -97,6 +104,7 @@ def forecast_fields(
     device: torch.device,
     tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
+    factor: int = 1,
 ) -> tuple[np.datetime64, np.ndarray]:
     """Forecast ``steps`` frames after the last frame at or before ``at``.
 
@@ -105,7 +113,7 @@ def forecast_fields(
     """
     index = select_inputs(obs, loaded.in_len, obs.timestep_s, at)
     fields = model_forecast(
-        loaded, obs.read(index), steps, device=device, tile=tile, on_tile=on_tile
+        loaded, obs.read(index), steps, device=device, tile=tile, on_tile=on_tile, factor=factor
     )
     return obs.times[index[-1]], fields
 
@@ -120,6 +128,7 @@ def write_forecast(
     overwrite: bool = False,
     pack: bool = False,
     history: str = "",
+    factor: int = 1,
 ) -> None:
     """Write ``fields`` as the CF forecast file of cf-netcdf.md section 2 (atomically)."""
     steps = fields.shape[0]
@@ -130,6 +139,7 @@ def write_forecast(
         "nowcast_checkpoint_sha256": loaded.sha256,
         "nowcast_input_frames": np.int32(loaded.in_len),
         "nowcast_timestep_seconds": np.int32(obs.timestep_s),
+        "nowcast_block_pixels": np.int32(factor),
     }
     with ForecastWriter(
         output,
@@ -162,20 +172,33 @@ def run_forecast(
     history: str = "",
     tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
+    scale_km: float | None = None,
 ) -> ForecastSummary:
-    """Forecast and write; return what the command reports."""
+    """Forecast and write; return what the command reports.
+
+    ``scale_km`` is the working grid (:mod:`nowcast.forecasting.scale`); ``None``
+    takes the model's own, 0 the data's grid.
+    """
     check_variable(obs, loaded)
     from nowcast.io.atomic import check_output
 
     check_output(output, overwrite)
+    factor = working_factor(obs.grid, scale_km, loaded.scale_km)
     start = time.perf_counter()
     reference, fields = forecast_fields(
-        obs, loaded, steps, at=at, device=device, tile=tile, on_tile=on_tile
+        obs, loaded, steps, at=at, device=device, tile=tile, on_tile=on_tile, factor=factor
     )
     write_forecast(
-        obs, loaded, reference, fields, output, overwrite=overwrite, pack=pack, history=history
+        obs,
+        loaded,
+        reference,
+        fields,
+        output,
+        overwrite=overwrite,
+        pack=pack,
+        history=history,
+        factor=factor,
     )
     peak = float(np.nanmax(fields)) if np.isfinite(fields).any() else float("nan")
-    return ForecastSummary(
-        output, steps, obs.grid.shape, reference, peak, time.perf_counter() - start
-    )
+    seconds = time.perf_counter() - start
+    return ForecastSummary(output, steps, obs.grid.shape, reference, peak, seconds, factor)

@@ -114,13 +114,15 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def export_for_inference(source: Path, target: Path, note: str = "") -> Path:
+def export_for_inference(source: Path, target: Path, note: str = "", scale_km: float = 0.0) -> Path:
     """Copy a checkpoint without its training state (optimizer, RNG, history...).
 
     The result rebuilds the model for forecasting but cannot be resumed; it is
     a fraction of the size, which suits a model shipped inside the package.
     The training data path, meaningless on other machines, is replaced by
-    ``note`` (how the data was made).
+    ``note`` (how the data was made). A positive ``scale_km`` is stored as the
+    model's working grid for forecasts (``forecast.scale_km``; see
+    :mod:`nowcast.forecasting.scale`).
     """
     ckpt = load_checkpoint(source)
     slim = {key: ckpt[key] for key in REQUIRED_KEYS}
@@ -130,6 +132,8 @@ def export_for_inference(source: Path, target: Path, note: str = "") -> Path:
     slim["data"] = {**slim["data"], "split": split}
     slim["trained_steps"] = ckpt.get("step")
     slim["best_val_loss"] = ckpt.get("best_val_loss")
+    if scale_km > 0:
+        slim["forecast"] = {"scale_km": float(scale_km)}
     return save_checkpoint(target, slim)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.forecasting.inputs import Observations, load_observations
 from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
+from nowcast.forecasting.scale import working_factor
 from nowcast.io.grid import parse_utc
 from nowcast.verification.fss import scales_to_pixels
 from nowcast.verification.methods import baseline_methods, forecast_file_method, model_method
@@ -54,6 +55,7 @@ class EvaluateRequest:
     max_starts: int = 0
     output_dir: Path = Path("evaluation")
     device: str = "auto"
+    scale_km: float | None = None
 
 
 @dataclass
@@ -81,15 +83,18 @@ def _test_period(
     return path, _time(test.get("start")), _time(test.get("end"))
 
 
-def _model_methods(request: EvaluateRequest, device: Any) -> tuple[list[Method], list[LoadedModel]]:
-    specs = request.models or [None]
-    loaded = [load_model(resolve_model(spec), device) for spec in specs]
+def _model_methods(
+    request: EvaluateRequest, loaded: list[LoadedModel], obs: Observations, device: Any
+) -> list[Method]:
     names = [
         m.path.parent.name if m.path.name in ("best.pt", "last.pt") else m.path.stem for m in loaded
     ]
     if len(set(names)) < len(names):
         names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
-    return [model_method(m, device, name) for m, name in zip(loaded, names, strict=True)], loaded
+    return [
+        model_method(m, device, name, working_factor(obs.grid, request.scale_km, m.scale_km))
+        for m, name in zip(loaded, names, strict=True)
+    ]
 
 
 def _observations(
@@ -129,8 +134,9 @@ def run_evaluation(
     if request.forecast is not None:
         return _evaluate_file(request, on_start)
     device = select_device(request.device)
-    methods, loaded = _model_methods(request, device)
+    loaded = [load_model(resolve_model(spec), device) for spec in request.models or [None]]
     obs, notes, begin, end = _observations(request, loaded)
+    methods = _model_methods(request, loaded, obs, device)
     methods += baseline_methods(request.baselines, notes)
     steps = request.steps or max(m.out_len for m in loaded)
     in_len = max(m.in_len for m in methods)

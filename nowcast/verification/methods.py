@@ -32,16 +32,26 @@ EXTRAPOLATION_FRAMES = 3
 BASELINES = ("persistence", "extrapolation")
 
 
-def model_method(loaded: LoadedModel, device: torch.device, name: str | None = None) -> Method:
-    """A trained checkpoint as a method (named after its run folder by default)."""
+def model_method(
+    loaded: LoadedModel, device: torch.device, name: str | None = None, factor: int = 1
+) -> Method:
+    """A trained checkpoint as a method (named after its run folder by default).
+
+    ``factor`` > 1 runs it on blocks of ``factor x factor`` pixels
+    (:mod:`nowcast.forecasting.scale`).
+    """
 
     def predict(frames: np.ndarray, steps: int) -> np.ndarray:
-        return model_forecast(loaded, frames, steps, device=device)
+        return model_forecast(loaded, frames, steps, device=device, factor=factor)
 
     label = name or (
         "convlstm" if loaded.path.parent.name in ("default", "") else loaded.path.parent.name
     )
-    provenance = {"checkpoint": str(loaded.path), "checkpoint_sha256": loaded.sha256}
+    provenance = {
+        "checkpoint": str(loaded.path),
+        "checkpoint_sha256": loaded.sha256,
+        "block_pixels": factor,
+    }
     return Method(label, predict, loaded.in_len, provenance)
 
 

@@ -131,6 +131,7 @@ def test_summary_json_records_provenance(folder: Path, report: EvaluateResult) -
         "in_len": 4,
         "checkpoint": str(folder / "rain.pt"),
         "checkpoint_sha256": sha256_of(folder / "rain.pt"),
+        "block_pixels": 1,
     }
     assert baseline == {"name": "persistence", "in_len": 1}
     assert summary["n_start_times"] == 9
@@ -169,6 +170,18 @@ def test_persistence_is_perfect_on_a_static_field(
             drizzle = np.where(field < 0.1, field, 0.0)
             assert row["mse"] == pytest.approx(np.nanmean(drizzle**2), rel=0.05)
     assert [r["lead_time_s"] for r in result.continuous] == LEADS * 2
+
+
+def test_a_working_grid_is_applied_to_the_model_and_recorded(
+    tmp_path: Path, folder: Path, no_plots: None
+) -> None:
+    """Persistence on 2 km blocks of a 1 km grid is a smoothed persistence, not the same one."""
+    result = _run(folder, tmp_path / "out", models=[str(folder / "persist.pt")], scale_km=2.0)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["methods"][0]["block_pixels"] == 2
+    mse = {(r["method"], r["lead_time_s"]): r["mse"] for r in result.continuous}
+    for lead in LEADS:
+        assert mse[("persist", lead)] != pytest.approx(mse[("persistence", lead)], rel=0.01)
 
 
 def test_pooled_scores_equal_merged_separate_evaluations(folder: Path) -> None:

@@ -1,0 +1,18 @@
+"""Options that several commands share, defined once so their help reads the same."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+ScaleKm = Annotated[
+    float | None,
+    typer.Option(
+        "--scale-km",
+        help="Working grid in km: the model forecasts block means of about this size, "
+        "interpolated back onto the input grid (less fading, less detail at first). "
+        "0 = the data's own grid. Default: the model's own (4 for the bundled model).",
+        min=0.0,
+    ),
+]
