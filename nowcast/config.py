@@ -12,7 +12,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from nowcast.errors import ConfigError
 
@@ -196,7 +196,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             value = [value]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")
-        return tuple(int(v) for v in value)
+        item = get_args(hint)[0] if get_args(hint) else int
+        return tuple(_coerce_scalar(v, item, where) for v in value)
     for kind in (bool, int, float, str):
         if hint is kind or text == kind.__name__:
             return _coerce_scalar(value, kind, where)

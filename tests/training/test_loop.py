@@ -138,7 +138,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     data, tmp_path, monkeypatch
 ):
     real = run_module.make_loss
-    monkeypatch.setattr(run_module, "make_loss", lambda *a: PoisonedLoss(real(*a), at=7))
+    monkeypatch.setattr(run_module, "make_loss", lambda *a, **k: PoisonedLoss(real(*a, **k), at=7))
     config = tiny_config(checkpoint_every=2, val_samples=0)
     run = tmp_path / "run"
 

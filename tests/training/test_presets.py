@@ -77,3 +77,15 @@ def test_a_preset_keeps_unrelated_settings_and_is_not_mutated():
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(ConfigError, match="unknown preset 'big' \\(known: shi2015-mnist, keras"):
         apply_preset(RunConfig(), "big")
+
+
+def test_config_lists_take_the_element_type_of_their_field():
+    config = RunConfig.from_dict(
+        {"train": {"csi_thresholds": [1, 5.5]}, "data": {"time_strides": [1, 2]}}
+    )
+    assert config.train.csi_thresholds == (1.0, 5.5)
+    assert all(isinstance(v, float) for v in config.train.csi_thresholds)
+    assert config.data.time_strides == (1, 2)
+    assert RunConfig.from_dict(config.to_dict()) == config  # as stored in a checkpoint
+    with pytest.raises(ConfigError, match=r"data.time_strides must be int, got 1.5"):
+        RunConfig.from_dict({"data": {"time_strides": [1.5]}})
