@@ -12,7 +12,7 @@ ScaleKm = Annotated[
         "--scale-km",
         help="Working grid in km: the model forecasts block means of about this size, "
         "interpolated back onto the input grid (less fading, less detail at first). "
-        "0 = the data's own grid. Default: the model's own (4 for the bundled model).",
+        "0 = the data's own grid. Default: the model's own (3 for the bundled model).",
         min=0.0,
     ),
 ]

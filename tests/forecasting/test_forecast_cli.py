@@ -253,8 +253,10 @@ def test_bundled_model_forecasts_when_present(obs_file: Path) -> None:
     out = obs_file.parent / "fc.nc"
     result = _forecast(obs_file, "-n", 2, "--model", "default", "-o", out)
     assert result.exit_code == 0, result.output
+    assert "3 x 3-pixel blocks" in result.stdout  # its own 3 km working grid on a 1 km grid
     with xr.open_dataset(out) as fc:
         assert fc["rainfall_rate"].shape == (2, 24, 28)
+        assert int(fc.attrs["nowcast_block_pixels"]) == 3
 
 
 def test_cadence_mismatch_warns_and_strict_refuses(obs_file: Path, ckpt_dir: Path) -> None:
