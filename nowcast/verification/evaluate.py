@@ -84,17 +84,25 @@ def _test_period(
 
 
 def _model_methods(
-    request: EvaluateRequest, loaded: list[LoadedModel], obs: Observations, device: Any
+    request: EvaluateRequest,
+    loaded: list[LoadedModel],
+    obs: Observations,
+    device: Any,
+    notes: list[str],
 ) -> list[Method]:
+    """One method per model, each on its working grid (noted when it is not the data's)."""
     names = [
         m.path.parent.name if m.path.name in ("best.pt", "last.pt") else m.path.stem for m in loaded
     ]
     if len(set(names)) < len(names):
         names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
-    return [
-        model_method(m, device, name, working_factor(obs.grid, request.scale_km, m.scale_km))
-        for m, name in zip(loaded, names, strict=True)
-    ]
+    methods = []
+    for model, name in zip(loaded, names, strict=True):
+        factor = working_factor(obs.grid, request.scale_km, model.scale_km)
+        if factor > 1:
+            notes.append(f"{name} forecasts on {factor} x {factor}-pixel blocks (--scale-km)")
+        methods.append(model_method(model, device, name, factor))
+    return methods
 
 
 def _observations(
@@ -136,7 +144,7 @@ def run_evaluation(
     device = select_device(request.device)
     loaded = [load_model(resolve_model(spec), device) for spec in request.models or [None]]
     obs, notes, begin, end = _observations(request, loaded)
-    methods = _model_methods(request, loaded, obs, device)
+    methods = _model_methods(request, loaded, obs, device, notes)
     methods += baseline_methods(request.baselines, notes)
     steps = request.steps or max(m.out_len for m in loaded)
     in_len = max(m.in_len for m in methods)

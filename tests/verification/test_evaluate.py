@@ -179,6 +179,7 @@ def test_a_working_grid_is_applied_to_the_model_and_recorded(
     result = _run(folder, tmp_path / "out", models=[str(folder / "persist.pt")], scale_km=2.0)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["methods"][0]["block_pixels"] == 2
+    assert "persist forecasts on 2 x 2-pixel blocks (--scale-km)" in result.evaluation.notes
     mse = {(r["method"], r["lead_time_s"]): r["mse"] for r in result.continuous}
     for lead in LEADS:
         assert mse[("persist", lead)] != pytest.approx(mse[("persistence", lead)], rel=0.01)
