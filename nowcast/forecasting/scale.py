@@ -32,7 +32,7 @@ def block_factor(grid: Grid, scale_km: float) -> int:
 
     Raises:
         InputError: for a positive ``scale_km`` on a grid without metres
-            (e.g. Moving MNIST pixels).
+            (e.g. Moving MNIST pixels), or blocks larger than the grid.
     """
     if scale_km <= 0:
         return 1
@@ -42,7 +42,14 @@ def block_factor(grid: Grid, scale_km: float) -> int:
             "this data is on a pixel grid (use --scale-km 0)"
         )
     spacing_km = float(np.mean(grid.spacing)) / 1000.0
-    return max(1, round(scale_km / spacing_km))
+    factor = max(1, round(scale_km / spacing_km))
+    if factor > min(grid.shape):
+        ny, nx = grid.shape
+        raise InputError(
+            f"a working grid of {scale_km:g} km is coarser than the whole grid "
+            f"({ny} x {nx} pixels of {spacing_km:g} km); use a smaller --scale-km"
+        )
+    return factor
 
 
 def block_mean(frames: np.ndarray, factor: int) -> np.ndarray:

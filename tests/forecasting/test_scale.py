@@ -33,6 +33,12 @@ def test_block_factor_is_the_scale_over_the_grid_spacing(
     assert block_factor(laea_grid(cell=cell_m), scale_km) == factor
 
 
+def test_blocks_larger_than_the_grid_are_an_error() -> None:
+    assert block_factor(laea_grid(16, 20), 16.0) == 16
+    with pytest.raises(InputError, match=r"17 km is coarser than the whole grid \(16 x 20 pixels"):
+        block_factor(laea_grid(16, 20), 17.0)
+
+
 def test_kilometres_on_a_pixel_grid_are_an_error_unless_they_are_the_models_default() -> None:
     with pytest.raises(InputError, match="4 km needs a projected grid in metres"):
         block_factor(PIXELS, 4.0)
@@ -121,3 +127,15 @@ def test_an_exported_model_carries_its_working_grid(tmp_path: Path, ckpt_dir: Pa
     assert load_model(with_scale, cpu).scale_km == 4.0
     assert load_model(without, cpu).scale_km == 0.0
     assert load_model(ckpt_dir / "rain.pt", cpu).scale_km == 0.0  # a training checkpoint
+
+
+def test_a_working_grid_coarser_than_the_data_fails_with_one_line_and_no_file(
+    obs_file: Path, ckpt_dir: Path
+) -> None:
+    out = obs_file.parent / "fc.nc"
+    args = ["forecast", str(obs_file), "-m", str(ckpt_dir / "rain.pt"), "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--scale-km", "100"])
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "100 km is coarser than the whole grid" in lines[0], lines
+    assert not out.exists()
