@@ -17,12 +17,15 @@ the bundled one when ``nowcast/models/default/default.pt`` exists, else a
 freshly initialised model of ``bench/default_model.toml`` on top of the
 ``radar`` preset: the time does not depend on the weights.
 
+``--blocks 1 3`` adds rows on a working grid of 3 x 3-pixel blocks (``nowcast
+forecast --scale-km``: block means in, bilinear interpolation back).
+
 Each method runs in a fresh subprocess (its peak RSS, ``VmHWM``, is its
 own): one untimed warm-up forecast on a small crop, then the median of
 ``--repeats`` full forecasts. Prints markdown tables.
 
 Run: ``python bench/bench_forecast.py [--repeats 3] [--tiles 256 512 768 1024]
-[--grids knmi large] [--quick]``
+[--grids knmi large] [--blocks 1 3] [--quick]``
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def load_bench_model() -> tuple[LoadedModel, str]:
 
 
 def _forecaster(method: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``forecast(frames) -> (STEPS, ny, nx)`` for ``model:<tile>`` or ``pysteps``."""
+    """``forecast(frames) -> (STEPS, ny, nx)`` for ``model:<tile>:<block>`` or ``pysteps``."""
     if method == "pysteps":
         from nowcast.verification.baselines import extrapolation_forecast
 
@@ -128,9 +131,9 @@ def _forecaster(method: str) -> Callable[[np.ndarray], np.ndarray]:
     from nowcast.forecasting.run import model_forecast
 
     loaded, _ = load_bench_model()
-    tile = int(method.split(":")[1])
+    tile, block = (int(v) for v in method.split(":")[1:])
     cpu = torch.device("cpu")
-    return lambda frames: model_forecast(loaded, frames, STEPS, device=cpu, tile=tile)
+    return lambda frames: model_forecast(loaded, frames, STEPS, device=cpu, tile=tile, factor=block)
 
 
 def child(method: str, inputs: Path, repeats: int) -> dict[str, float]:
@@ -160,12 +163,19 @@ def spawn(method: str, inputs: Path, repeats: int, threads: int) -> dict[str, fl
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def grid_table(name: str, inputs: Path, tiles: list[int], repeats: int, threads: int) -> str:
-    """Markdown table of every tile size and pySTEPS on one grid, with ratios to pySTEPS."""
+def grid_table(
+    name: str, inputs: Path, tiles: list[int], blocks: list[int], repeats: int, threads: int
+) -> str:
+    """Markdown table of every tile size, block size and pySTEPS on one grid, with ratios."""
     shape = np.load(inputs, mmap_mode="r").shape
     ref = spawn("pysteps", inputs, repeats, threads)
     rows = [
-        (f"nowcast model, tile {t}", spawn(f"model:{t}", inputs, repeats, threads)) for t in tiles
+        (
+            f"nowcast model, tile {t}" + (f", {b}x{b} blocks" if b > 1 else ""),
+            spawn(f"model:{t}:{b}", inputs, repeats, threads),
+        )
+        for b in blocks
+        for t in tiles
     ]
     rows.append(("pySTEPS LK + semi-Lagrangian", ref))
     lines = [
@@ -189,6 +199,7 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, nargs="+", default=[256, 512, 768, 1024])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--grids", nargs="+", default=["knmi", "large"], choices=["knmi", "large"])
+    parser.add_argument("--blocks", type=int, nargs="+", default=[1], help="working-grid blocks")
     parser.add_argument("--quick", action="store_true", help="KNMI grid only, tile 512, 1 repeat")
     parser.add_argument(
         "--child", nargs=3, metavar=("METHOD", "NPY", "REPEATS"), help=argparse.SUPPRESS
@@ -211,7 +222,7 @@ def main() -> None:
         for name, inputs in paths.items():
             if name not in args.grids:
                 continue
-            print(grid_table(name, inputs, tiles, repeats, args.threads), "\n")
+            print(grid_table(name, inputs, tiles, args.blocks, repeats, args.threads), "\n")
 
 
 if __name__ == "__main__":
