@@ -9,7 +9,6 @@ import pytest
 from pyproj import CRS, Transformer
 
 from nowcast.errors import ConfigError
-from nowcast.io import synthetic
 from nowcast.io.synthetic import (
     PROJ4,
     synthetic_frames,
@@ -17,6 +16,8 @@ from nowcast.io.synthetic import (
     synthetic_params,
     synthetic_rain,
 )
+from nowcast.io.synthetic_model import RainModel
+from nowcast.io.synthetic_texture import Texture
 
 SHAPE = (96, 96)
 
@@ -109,7 +110,7 @@ def test_heavy_cores_appear_on_larger_domains() -> None:
 
 def test_texture_has_a_minus_three_spectrum() -> None:
     params = synthetic_params(0)
-    field = synthetic._Texture(params, 256, 1.0, seed=0).field(0.0)
+    field = Texture(params, 256, 1.0, seed=0).field(0.0)
     assert field.dtype == np.float32
     assert abs(float(field.std()) - 1.0) < 1e-3
     power = np.abs(np.fft.fft2(field)) ** 2
@@ -181,7 +182,7 @@ def test_motion_scales_with_timestep_and_pixel_size() -> None:
 
 
 def test_flow_map_round_trips_and_rotates() -> None:
-    model = synthetic._RainModel((64, 64), 2, 300, 1.0)
+    model = RainModel((64, 64), 2, 300, 1.0)
     points = np.array([[0.0, 10.0, 63.0], [0.0, -5.0, -63.0]])
     back = model._departure(7, model._forward(7, points))
     np.testing.assert_allclose(back, points, atol=1e-9)
@@ -211,7 +212,7 @@ def test_total_rain_grows_and_decays(runs: dict[int, np.ndarray]) -> None:
 
 
 def test_cell_life_cycle_envelope() -> None:
-    envelope = synthetic._RainModel._envelope
+    envelope = RainModel._envelope
     age = np.array([0.0, 0.35, 1.0, 0.1, 0.7])
     values = envelope(age)
     np.testing.assert_allclose(values[:3], [0.0, 1.0, 0.0], atol=1e-12)
@@ -219,7 +220,7 @@ def test_cell_life_cycle_envelope() -> None:
 
 
 def test_cells_are_born_and_die() -> None:
-    model = synthetic._RainModel(SHAPE, 1, 300, 1.0)
+    model = RainModel(SHAPE, 1, 300, 1.0)
     early, late = model._alive(0.0), model._alive(3 * 3600.0)
     assert early.col.size > 0 and late.col.size > 0
     assert not set(early.birth.tolist()) & set(late.birth.tolist())
