@@ -38,7 +38,7 @@ class CanonicalWriter(AtomicNetcdf):
     directly through h5py, already compressed by :func:`~nowcast.io.chunks.compress_frame`: a
     shuffle + deflate chunk that HDF5's filters read back,
     made outside netCDF-C, which is not thread-safe, so that several threads
-    can compress frames at once (``nowcast.io.ingest``). The file is closed
+    can compress frames at once (``nowcast.io.ingest_parallel``). The file is closed
     by h5py and reopened by netCDF-C at :meth:`finish` for the times and the
     late global attributes.
 

@@ -152,7 +152,7 @@ def test_reader_is_reused_and_other_formats_still_detected(tmp_path: Path, monke
         detected.append(Path(path).name)
         return detect_reader(path, options)
 
-    monkeypatch.setattr("nowcast.io.ingest.detect_reader", counting)
+    monkeypatch.setattr("nowcast.io.ingest_sources.detect_reader", counting)
     frames = list(read_frames([*odim, cf_file, odim[0]]))
     assert [f.extra["quantity"] for f in frames] == ["RATE"] * 3 + ["rainfall_rate"] * 2 + ["RATE"]
     assert detected == [odim[0].name, cf_file.name, odim[0].name]
