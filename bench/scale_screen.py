@@ -30,11 +30,6 @@ STEPS = 12
 CPU = torch.device("cpu")
 
 
-def _csi(table: ContingencyTable) -> np.ndarray:
-    hits = table.hits[:, 0]
-    return hits / np.maximum(hits + table.misses[:, 0] + table.false_alarms[:, 0], 1)
-
-
 def screen(model: str, path: Path, scale_km: float, max_starts: int, leads: list[int]) -> str:
     """One markdown row per lead step in ``leads``: CSI@1 and MSE, model and persistence."""
     loaded = load_model(resolve_model(model), CPU)
@@ -52,10 +47,9 @@ def screen(model: str, path: Path, scale_km: float, max_starts: int, leads: list
         }
         for name, forecast in forecasts.items():
             tables[name].update_all(forecast, observed)
-            for lead in range(STEPS):
-                errors[name].update(lead, forecast[lead], observed[lead])
-    csi = {name: _csi(table) for name, table in tables.items()}
-    mse = {name: e.sum_sq_error / np.maximum(e.n, 1) for name, e in errors.items()}
+            errors[name].update_all(forecast, observed)
+    csi = {name: table.scores()["csi"][:, 0] for name, table in tables.items()}
+    mse = {name: e.scores()["mse"] for name, e in errors.items()}
     step_min = data.timestep_s // 60
     rows = [
         f"| {path.stem} | {scale_km:g} ({factor} px) | {(k + 1) * step_min} | "
