@@ -234,5 +234,5 @@ def make_loss(
         return MaskedLoss(name, _BALANCED[name], transform)
     if csi_weight <= 0:
         raise ConfigError(f"loss {name!r} needs train.csi_weight > 0, got {csi_weight}")
-    balanced = MaskedLoss("balanced_mse", _squared, transform)
+    balanced = MaskedLoss("balanced_mse", _BALANCED["balanced_mse"], transform)
     return WeightedSum(name, balanced, SoftCSILoss(transform, csi_thresholds), csi_weight)
