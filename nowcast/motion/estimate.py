@@ -1,0 +1,104 @@
+"""Motion from a sequence of rain fields: a smooth velocity field fitted by gradient descent.
+
+The velocity (pixels per step) lives on a coarse grid of control points, one
+every ``cell`` pixels, and is interpolated bilinearly in between; that keeps it
+smooth and the fit cheap. It is chosen to minimise the squared difference
+between each frame advected one step and the next frame, plus a penalty on
+differences between neighbouring control points (the field is also defined,
+by that penalty, where there is no rain to track). The frames are blurred,
+first strongly then lightly, so that motions of several pixels are found from
+a start at rest. Everything is torch (batched, on the frames' device) and
+needs no optical-flow package.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual alias
+from torch import Tensor
+
+from nowcast.motion.advect import warp
+
+#: Gaussian blur widths (pixels) of the successive fitting stages, coarse to fine.
+BLURS = (4.0, 1.5)
+
+
+def _blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of ``(N, 1, H, W)`` with zero padding."""
+    radius = max(1, math.ceil(2.5 * sigma))
+    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    return F.conv2d(x, kernel.view(1, 1, -1, 1), padding=(radius, 0))
+
+
+def _roughness(control: Tensor) -> Tensor:
+    """Mean squared difference between neighbouring control points."""
+    dy = control[:, :, 1:] - control[:, :, :-1]
+    dx = control[:, :, :, 1:] - control[:, :, :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+def estimate_motion(
+    frames: Tensor,
+    *,
+    cell: int = 4,
+    iterations: int = 40,
+    smoothness: float = 0.05,
+    lr: float = 0.25,
+) -> Tensor:
+    """Velocity field that advects each frame of ``frames`` onto the next.
+
+    Args:
+        frames: ``(B, T, H, W)``, ``T >= 2``, in a scale where 0 is dry (the
+            model's rain scale); no NaN.
+        cell: Pixels between control points of the velocity field.
+        iterations: Adam steps per blur stage (:data:`BLURS`).
+        smoothness: Weight of the roughness penalty against the fit.
+        lr: Adam step size, pixels per step.
+
+    Returns:
+        ``(B, 2, H, W)`` float32 velocity in pixels per step (columns, rows),
+        detached. With fewer than two frames, or no rain, it is zero.
+    """
+    b, t, h, w = frames.shape
+    control_shape = (b, 2, math.ceil(h / cell) + 1, math.ceil(w / cell) + 1)
+    control = torch.zeros(control_shape, device=frames.device)
+    if t < 2 or not bool((frames > 0).any()):
+        return _dense(control, h, w)
+    x = frames.detach().float().reshape(b * t, 1, h, w)
+    with torch.enable_grad(), torch.autocast(frames.device.type, enabled=False):
+        control.requires_grad_(True)
+        optimizer = torch.optim.Adam([control], lr=lr)
+        for sigma in BLURS:
+            seq = _blur(x, sigma).reshape(b, t, h, w)
+            src, dst = seq[:, :-1], seq[:, 1:]  # frame pairs as channels: one grid per sample
+            wet = ((src > 0.01) | (dst > 0.01)).sum().clamp(min=1)
+            for _ in range(iterations):
+                velocity = _dense(control, h, w)
+                misfit = (warp(src, velocity, padding="border") - dst).pow(2).sum() / wet
+                loss = misfit + smoothness * _roughness(control)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    return _dense(control.detach(), h, w)
+
+
+def _dense(control: Tensor, h: int, w: int) -> Tensor:
+    """Control points -> a velocity at every pixel (bilinear, corners aligned)."""
+    gh, gw = control.shape[-2:]
+    full = F.interpolate(
+        control,
+        size=((gh - 1) * _cell(h, gh), (gw - 1) * _cell(w, gw)),
+        mode="bilinear",
+        align_corners=True,
+    )
+    return full[..., :h, :w].contiguous()
+
+
+def _cell(n: int, points: int) -> int:
+    """Pixels between control points for ``points`` along ``n`` pixels (ceil division)."""
+    return max(1, math.ceil(n / max(points - 1, 1)))
