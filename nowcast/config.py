@@ -22,6 +22,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+FRAMES = ("eulerian", "lagrangian")
+"""Where the network forecasts: on the fixed grid, or in the frame moving with the rain."""
+
+
 @dataclass
 class ModelConfig:
     """Architecture of the encoder-forecaster (see ``docs/model.md``).
@@ -37,6 +41,18 @@ class ModelConfig:
         in_channels: Channels of one frame before patching (1 for radar).
         feed_prediction: Forecaster layer 1 reads its own previous prediction
             instead of no input (the paper's forecaster takes no input).
+        frame: ``eulerian`` (the network sees the frames as observed) or
+            ``lagrangian``: the motion of the input frames is estimated
+            (:mod:`nowcast.motion`), the inputs are carried along it to the
+            last frame's time, the network forecasts in that moving frame and
+            its output is advected forward. The network then has to learn
+            growth and decay, not motion. No weights depend on it, so any
+            checkpoint can be run either way.
+        residual: The network forecasts the change from the last input frame
+            (in the model's scale) instead of the frames themselves. Its output
+            layer starts at zero, so an untrained network forecasts
+            persistence, or extrapolation in the lagrangian frame, and
+            training only has to learn what differs from it.
     """
 
     name: str = "encoder_forecaster"
@@ -47,6 +63,8 @@ class ModelConfig:
     patch_size: int = 4
     in_channels: int = 1
     feed_prediction: bool = False
+    frame: str = "eulerian"
+    residual: bool = False
 
 
 @dataclass

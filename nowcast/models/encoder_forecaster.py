@@ -14,11 +14,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from nowcast.config import ModelConfig
+from nowcast.config import FRAMES, ModelConfig
 from nowcast.data.patches import patchify, unpatchify
 from nowcast.errors import ConfigError
 from nowcast.models import register_model
 from nowcast.models.convlstm import ConvLSTMCell, State
+from nowcast.motion import displacements, estimate_motion, from_lagrangian, to_lagrangian
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -39,6 +40,10 @@ def _check_config(cfg: ModelConfig) -> None:
             f"model.patch_size and model.in_channels must be >= 1 "
             f"(got {cfg.patch_size} and {cfg.in_channels})"
         )
+    if cfg.residual and cfg.feed_prediction:
+        raise ConfigError("model.residual and model.feed_prediction cannot be combined")
+    if cfg.frame not in FRAMES:
+        raise ConfigError(f"model.frame must be one of {', '.join(FRAMES)}, got {cfg.frame!r}")
 
 
 @register_model("encoder_forecaster")
@@ -51,7 +56,9 @@ class EncoderForecaster(nn.Module):
     rollout. Without it each forecaster layer runs over the whole horizon at
     once, so its input convolution is batched over time like the encoder's.
     The output is linear in the hidden states: with the ``bce`` loss it is
-    read as logits.
+    read as logits. With ``cfg.frame == "lagrangian"`` the network runs in
+    the frame that moves with the rain (:meth:`forward`); with
+    ``cfg.residual`` it adds its output to the last input frame.
 
     Args:
         cfg: The architecture; nothing else is read.
@@ -63,6 +70,7 @@ class EncoderForecaster(nn.Module):
         self.patch_size = cfg.patch_size
         self.in_channels = cfg.in_channels
         self.feed_prediction = cfg.feed_prediction
+        self.lagrangian = cfg.frame == "lagrangian"
         patch_channels = cfg.in_channels * cfg.patch_size**2
         hidden = list(cfg.hidden_channels)
         below = [patch_channels, *hidden[:-1]]
@@ -76,6 +84,10 @@ class EncoderForecaster(nn.Module):
             for i, (c, h, ki, ks) in enumerate(layers)
         )
         self.output = nn.Conv2d(sum(hidden), patch_channels, kernel_size=1)
+        self.residual = cfg.residual
+        if cfg.residual:  # start as persistence: the change is zero until trained
+            nn.init.zeros_(self.output.weight)
+            nn.init.zeros_(self.output.bias)
 
     def forward(self, x: Tensor, out_len: int) -> Tensor:
         """Predict ``out_len`` frames after the input frames.
@@ -92,10 +104,20 @@ class EncoderForecaster(nn.Module):
                 of the patch size, or ``out_len < 1``.
         """
         self._check_input(x, out_len)
+        if not self.lagrangian:
+            return self._run(x, out_len)
+        velocity = estimate_motion(x.mean(dim=2))  # (B, 2, H, W) pixels per step
+        disp = displacements(velocity, max(out_len, x.shape[1] - 1))
+        y = self._run(to_lagrangian(x, disp), out_len)
+        return from_lagrangian(y, disp)
+
+    def _run(self, x: Tensor, out_len: int) -> Tensor:
+        """The network itself: frames ``(B, T_in, C, H, W)`` -> ``(B, out_len, C, H, W)``."""
         z = patchify(x, self.patch_size)  # (B, T_in, C*p*p, H/p, W/p)
         states = self.encode(z)
         y = self.forecast(states, out_len, z[:, -1])  # (B, out_len, C*p*p, H/p, W/p)
-        return unpatchify(y, self.patch_size)  # (B, out_len, C, H, W)
+        y = unpatchify(y, self.patch_size)  # (B, out_len, C, H, W)
+        return y + x[:, -1:] if self.residual else y
 
     def encode(self, z: Tensor) -> list[State]:
         """Run the encoder over patched frames ``(B, T_in, C*p*p, h, w)``.

@@ -165,10 +165,16 @@ def _train(
 def _load_initial_weights(
     model: torch.nn.Module, init: Path, config: RunConfig, notes: list[str]
 ) -> None:
-    """Start from the weights of another checkpoint with the same architecture."""
+    """Start from the weights of another checkpoint with the same architecture.
+
+    The model's frame (eulerian or lagrangian) may differ: it changes no weights.
+    """
     path = resolve_checkpoint(init, "best")
     source = load_checkpoint(path)
-    if config_from_checkpoint(source).model != config.model:
+    source_model = dataclasses.replace(
+        config_from_checkpoint(source).model, frame=config.model.frame
+    )
+    if source_model != config.model:
         raise CheckpointError(
             f"{path} has another architecture than this run's [model] settings; "
             "use the same model config to start from its weights"
