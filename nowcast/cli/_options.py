@@ -16,3 +16,12 @@ ScaleKm = Annotated[
         min=0.0,
     ),
 ]
+Frame = Annotated[
+    str | None,
+    typer.Option(
+        "--frame",
+        help="Where the network forecasts: eulerian (the fixed grid) or lagrangian (the frame "
+        "moving with the rain: the motion of the inputs is estimated, the network forecasts "
+        "growth and decay, its output is advected). Default: the model's own.",
+    ),
+]

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from nowcast.cli import _console
-from nowcast.cli._options import ScaleKm
+from nowcast.cli._options import Frame, ScaleKm
 from nowcast.errors import InputError
 from nowcast.io.grid import parse_utc
 
@@ -80,6 +80,7 @@ def command(
         "evaluation"
     ),
     scale_km: ScaleKm = None,
+    frame: Frame = None,
     device: Annotated[
         str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
     ] = "auto",
@@ -108,6 +109,7 @@ def command(
         output_dir=output_dir,
         device=device,
         scale_km=scale_km,
+        frame=frame,
     )
     with _console.progress() as bar:
         task = bar.add_task("scoring start times", total=None)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nowcast.cli import _console
-from nowcast.cli._options import ScaleKm
+from nowcast.cli._options import Frame, ScaleKm
 from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
@@ -75,6 +75,7 @@ def command(
         int, typer.Option(help="Tile side in pixels for large grids (bounds memory).", min=64)
     ] = 768,
     scale_km: ScaleKm = None,
+    frame: Frame = None,
     overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Forecast the next STEPS frames from the latest observations.
@@ -89,7 +90,7 @@ def command(
     start = None if at is None else parse_utc(at, "--at")
     obs = load_observations(inputs, fmt.lower())
     torch_device = select_device(device)
-    loaded = load_model(resolve_model(model), torch_device)
+    loaded = load_model(resolve_model(model), torch_device, frame)
     warning = check_cadence(obs, loaded, strict)
     if warning:
         _console.err.print(f"[yellow]warning:[/] {warning}")
@@ -122,6 +123,8 @@ def command(
     ny, nx = summary.shape
     n = summary.block_pixels
     blocks = f", on {n} x {n}-pixel blocks" if n > 1 else ""
+    if loaded.frame == "lagrangian":
+        blocks += ", in the moving frame"
     _console.out.print(
         f"wrote {summary.path}: {summary.steps} steps from {summary.reference_time}Z, "
         f"grid {ny} x {nx}, max {summary.max_value:.2f} {loaded.units or 'mm h-1'}, "

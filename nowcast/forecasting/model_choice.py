@@ -38,6 +38,11 @@ class LoadedModel:
     checkpoint: dict[str, Any]
     scale_km: float = 0.0
 
+    @property
+    def frame(self) -> str:
+        """``eulerian`` or ``lagrangian``: where the network forecasts (as loaded)."""
+        return "lagrangian" if getattr(self.model, "lagrangian", False) else "eulerian"
+
 
 def resolve_model(spec: str | None, runs_dir: Path = Path("runs")) -> Path:
     """Turn ``--model`` (a checkpoint, a run directory, ``default`` or nothing) into a file.
@@ -77,12 +82,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_model(path: Path, device: torch.device) -> LoadedModel:
-    """Rebuild model and transform from the checkpoint alone, in eval mode on ``device``."""
+def load_model(path: Path, device: torch.device, frame: str | None = None) -> LoadedModel:
+    """Rebuild model and transform from the checkpoint alone, in eval mode on ``device``.
+
+    ``frame`` runs the model in another frame than its own (``eulerian`` or
+    ``lagrangian``, :class:`~nowcast.config.ModelConfig`); ``None`` keeps its own.
+    """
     from nowcast.training.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(path)
-    model, transform, info = model_from_checkpoint(ckpt)
+    model, transform, info = model_from_checkpoint(ckpt, frame)
     model.to(device).eval()
     return LoadedModel(
         path=path,

@@ -36,6 +36,7 @@ omits the training state and cannot be resumed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import warnings
@@ -47,7 +48,7 @@ import torch
 from torch import nn
 
 from nowcast import __version__
-from nowcast.config import ModelConfig, RunConfig, merge
+from nowcast.config import FRAMES, ModelConfig, RunConfig, merge
 from nowcast.errors import CheckpointError, ConfigError, NowcastError
 from nowcast.io.atomic import commit, discard, temporary_path
 
@@ -222,8 +223,13 @@ def config_from_checkpoint(ckpt: dict[str, Any]) -> RunConfig:
         ) from exc
 
 
-def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[nn.Module, Any, dict[str, Any]]:
+def model_from_checkpoint(
+    ckpt: dict[str, Any], frame: str | None = None
+) -> tuple[nn.Module, Any, dict[str, Any]]:
     """Rebuild the trained model, its data transform and the data description from a checkpoint.
+
+    ``frame`` (``eulerian`` or ``lagrangian``) overrides the model's own
+    ``model.frame``; no weight depends on it.
 
     Returns:
         ``(model, transform, data_info)``: the model in eval mode on the CPU with
@@ -237,6 +243,10 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[nn.Module, Any, dict[st
     from nowcast.models import build_model
 
     model_cfg: ModelConfig = config_from_checkpoint(ckpt).model
+    if frame is not None:
+        if frame not in FRAMES:
+            raise ConfigError(f"the model frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+        model_cfg = dataclasses.replace(model_cfg, frame=frame)
     try:
         model = build_model(model_cfg)
         model.load_state_dict(ckpt["state_dict"])

@@ -56,6 +56,7 @@ class EvaluateRequest:
     output_dir: Path = Path("evaluation")
     device: str = "auto"
     scale_km: float | None = None
+    frame: str | None = None
 
 
 @dataclass
@@ -142,7 +143,9 @@ def run_evaluation(
     if request.forecast is not None:
         return _evaluate_file(request, on_start)
     device = select_device(request.device)
-    loaded = [load_model(resolve_model(spec), device) for spec in request.models or [None]]
+    loaded = [
+        load_model(resolve_model(spec), device, request.frame) for spec in request.models or [None]
+    ]
     obs, notes, begin, end = _observations(request, loaded)
     methods = _model_methods(request, loaded, obs, device, notes)
     methods += baseline_methods(request.baselines, notes)

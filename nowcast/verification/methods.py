@@ -51,6 +51,7 @@ def model_method(
         "checkpoint": str(loaded.path),
         "checkpoint_sha256": loaded.sha256,
         "block_pixels": factor,
+        "frame": loaded.frame,
     }
     return Method(label, predict, loaded.in_len, provenance)
 

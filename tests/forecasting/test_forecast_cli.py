@@ -273,3 +273,28 @@ def test_cadence_mismatch_warns_and_strict_refuses(obs_file: Path, ckpt_dir: Pat
     line = _error_line(strict)
     assert "300 s" in line and "600 s" in line and "(--strict)" in line
     assert _files(obs_file.parent) == {"obs.nc"}
+
+
+def test_frame_option_runs_any_model_in_the_moving_frame(obs_file: Path, ckpt_dir: Path) -> None:
+    outs = {}
+    for frame in ("eulerian", "lagrangian"):
+        outs[frame] = obs_file.parent / f"{frame}.nc"
+        args = ["-n", 3, "-m", ckpt_dir / "rain.pt", "--scale-km", 2, "--frame", frame]
+        result = _forecast(obs_file, *args, "-o", outs[frame])
+        assert result.exit_code == 0, result.output
+        assert ("in the moving frame" in result.stdout) == (frame == "lagrangian")
+    with xr.open_dataset(outs["eulerian"]) as fixed, xr.open_dataset(outs["lagrangian"]) as moving:
+        assert fixed.attrs["nowcast_model_frame"] == "eulerian"
+        assert moving.attrs["nowcast_model_frame"] == "lagrangian"
+        assert int(moving.attrs["nowcast_block_pixels"]) == 2
+        np.testing.assert_array_equal(
+            np.isnan(fixed["rainfall_rate"].values), np.isnan(moving["rainfall_rate"].values)
+        )
+        assert not np.allclose(fixed["rainfall_rate"].values, moving["rainfall_rate"].values)
+
+
+def test_unknown_frame_is_one_line(obs_file: Path, ckpt_dir: Path) -> None:
+    out = obs_file.parent / "fc.nc"
+    result = _forecast(obs_file, "-m", ckpt_dir / "rain.pt", "--frame", "sideways", "-o", out)
+    assert "the model frame must be one of eulerian, lagrangian" in _error_line(result)
+    assert not out.exists()
