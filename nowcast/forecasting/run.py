@@ -13,11 +13,13 @@ import torch
 
 from nowcast import __version__
 from nowcast.errors import InputError
+from nowcast.forecasting.detail import advected_detail
 from nowcast.forecasting.inputs import Observations, select_inputs
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
 from nowcast.io.writer import ForecastWriter
+from nowcast.motion import estimate_motion
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
 TILE_OVERLAP = 64
@@ -72,7 +74,9 @@ def model_forecast(
     No coverage (NaN) enters the network as "no rain"; the output is >= 0 and
     NaN wherever the last input frame has no coverage. With ``factor`` > 1 the
     network forecasts means of ``factor x factor`` blocks, interpolated back
-    onto the input's grid (:mod:`nowcast.forecasting.scale`).
+    onto the input's grid (:mod:`nowcast.forecasting.scale`); a model in the
+    moving frame then also gets the advected sub-block detail back
+    (:mod:`nowcast.forecasting.detail`).
 
     Returns:
         ``(steps, ny, nx)`` float32 in the variable's units.
@@ -91,6 +95,9 @@ def model_forecast(
     )
     fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
     fields = interpolate_back(fields, factor, raw.shape[1:])
+    if factor > 1 and loaded.frame == "lagrangian" and raw.shape[0] >= 2:
+        velocity = estimate_motion(torch.from_numpy(x[None]).to(device)).cpu()
+        fields = np.maximum(fields + advected_detail(raw, velocity, factor, steps), 0.0)
     fields[:, np.isnan(raw[-1])] = np.nan
     return fields
 
@@ -140,6 +147,7 @@ def write_forecast(
         "nowcast_input_frames": np.int32(loaded.in_len),
         "nowcast_timestep_seconds": np.int32(obs.timestep_s),
         "nowcast_block_pixels": np.int32(factor),
+        "nowcast_model_frame": loaded.frame,
     }
     with ForecastWriter(
         output,

@@ -1,0 +1,58 @@
+"""The sub-block detail of a working grid, advected and damped (nowcast.forecasting.detail)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nowcast.forecasting.detail import (
+    advected_detail,
+    fine_velocity,
+    persistence_factor,
+    sub_block_detail,
+)
+
+
+def test_block_constant_fields_have_no_detail_and_a_spike_does() -> None:
+    flat = np.full((1, 12, 12), 2.0, dtype=np.float32)
+    assert not sub_block_detail(flat, 3).any()
+    spike = flat.copy()
+    spike[0, 4, 4] = 11.0
+    detail = sub_block_detail(spike, 3)
+    assert detail[0, 4, 4] > 5.0  # the core stands out of its 3 x 3 block mean (3 mm/h)
+    assert detail.dtype == np.float32
+
+
+def test_nan_pixels_carry_no_detail() -> None:
+    frames = np.ones((1, 6, 6), dtype=np.float32)
+    frames[0, :, :2] = np.nan
+    assert np.isfinite(sub_block_detail(frames, 3)).all()
+
+
+@pytest.mark.parametrize(("current", "expected"), [(1.0, 1.0), (0.5, 0.5), (-1.0, 0.0), (3.0, 1.0)])
+def test_persistence_factor_is_the_clipped_regression(current: float, expected: float) -> None:
+    previous = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    assert persistence_factor(previous, current * previous) == pytest.approx(expected)
+    assert persistence_factor(np.zeros(3, dtype=np.float32), previous) == 0.0
+
+
+def test_fine_velocity_counts_pixels_not_blocks() -> None:
+    velocity = torch.ones(1, 2, 4, 4)
+    fine = fine_velocity(velocity, 3, (11, 12))
+    assert fine.shape == (1, 2, 11, 12)
+    assert torch.allclose(fine, torch.full_like(fine, 3.0))
+
+
+def test_steady_detail_is_kept_and_moves_with_the_rain() -> None:
+    frames = np.zeros((2, 12, 12), dtype=np.float32)
+    frames[:, 4, 4] = 9.0  # the same core in both frames: rho = 1 without motion
+    still = advected_detail(frames, torch.zeros(1, 2, 4, 4), 3, 3)
+    assert still.shape == (3, 12, 12)
+    for lead in range(3):
+        np.testing.assert_allclose(still[lead], sub_block_detail(frames[-1:], 3)[0], atol=1e-5)
+    east = torch.zeros(1, 2, 4, 4)
+    east[:, 0] = 1.0 / 3.0  # one pixel per step to the east
+    frames[0] = np.roll(frames[1], -1, axis=1)  # it came from one pixel to the west
+    moved = advected_detail(frames, east, 3, 2)
+    assert np.unravel_index(np.argmax(moved[1]), moved[1].shape) == (4, 6)
