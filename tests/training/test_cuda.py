@@ -96,7 +96,8 @@ def test_compiled_bf16_training_runs_or_says_why_it_fell_back(data, tmp_path):
     assert "compiled with torch.compile" in log or "running eager" in log
 
 
-def test_gpu_forecast_matches_the_cpu_forecast():
+@pytest.mark.parametrize("lagrangian", [False, True])
+def test_gpu_forecast_matches_the_cpu_forecast(lagrangian):
     frames = np.zeros((5, 200, 300), dtype=np.float32)
     yy, xx = np.mgrid[0:200, 0:300]
     for t in range(5):  # a rain cell moving east, in the model's log space
@@ -104,6 +105,7 @@ def test_gpu_forecast_matches_the_cpu_forecast():
     path = resolve_model("default")
     cpu = load_model(path, torch.device("cpu"))
     gpu = load_model(path, CUDA)
+    cpu.model.lagrangian = gpu.model.lagrangian = lagrangian  # motion estimated on each device
     patch = cpu.patch_size
 
     on_cpu = predict(cpu.model, frames, 12, patch=patch, device=torch.device("cpu"), tile=128)
