@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one run on a lent CUDA machine (the `device` tool):
-#   1. the CUDA tests (tests/training/test_cuda.py) and the training/forecasting tests on CUDA,
-#   2. bench/bench_gpu.py (training step per precision, forecast time),
-#   3. the GPU skill runs of docs/skill.md, four trainings side by side on the one GPU:
-#      the default model's recipe on synthetic rain (bench/default_model_gpu.toml) and the three
-#      leave-one-radar-out fine-tunings from the bundled model (bench/loro_gpu.toml).
+#   1. the CUDA tests (tests/training/test_cuda.py) and the model and motion tests on CUDA,
+#   2. bench/bench_gpu.py (training step per precision, forecast time; GPU_BENCH=0 skips it),
+#   3. the GPU skill runs of docs/skill.md section 7, eight trainings side by side on the one GPU,
+#      all in the moving (lagrangian) frame: the bundled model fine-tuned on synthetic rain
+#      (bench/default_lagrangian_gpu.toml), a residual model from scratch on synthetic rain
+#      (bench/default_residual_gpu.toml), and for each radar held out, a fine-tuning of the
+#      bundled model (bench/loro_lagrangian_gpu.toml) and a residual model from scratch
+#      (bench/loro_residual_gpu.toml) on the two other radars' working grid (3 km; 4 km with
+#      RMI held out).
 # Inputs carried next to the repo: .whl/ (netCDF4, cftime, pyproj wheels for the machine's
 # Python) and .gpu/data/radar/ (a copy of ../shared/data/radar, never committed).
-# Results go to $OUT (at most 8 files): logs, the bench table, the exported checkpoints.
-# Wall time on an H200: about 7-8 minutes. TRAIN_FLAGS adds flags to every `nowcast train`
-# (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the plumbing on a CPU).
+# Results go to $OUT: the log, the bench table, the exported checkpoints, the run logs.
+# Wall time on an H200: about 6 minutes with GPU_BENCH=0. TRAIN_FLAGS adds flags to every
+# `nowcast train` (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the plumbing on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-out/gpu}"
@@ -42,9 +46,12 @@ stamp "data preparation (background)"
     wait
     sets=(knmi bom-cscn rmi-qpe)
     for held in "${sets[@]}"; do
+        km=3
+        [ "$held" = rmi-qpe ] && km=4
         train=()
         for s in "${sets[@]}"; do [ "$s" != "$held" ] && train+=("$work/$s.nc"); done
-        python3 bench/make_loro_dataset.py "$work/loro-without-$held.nc" "${train[@]}" --overwrite &
+        python3 bench/make_loro_dataset.py "$work/loro-grid-without-$held.nc" "${train[@]}" \
+            --block-km "$km" --overwrite &
     done
     wait
     touch "$work/data.done"
@@ -52,26 +59,35 @@ stamp "data preparation (background)"
 prep=$!
 
 stamp "CUDA tests"
-timeout 180 python3 -m pytest -q -p no:cacheprovider tests/training tests/forecasting tests/models \
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/training/test_cuda.py tests/models tests/motion \
     -rs 2>&1 | tail -25
 
-stamp "GPU benchmark"
-timeout 150 python3 bench/bench_gpu.py --steps 10 --warmup 3 --compile | tee "$OUT/bench_gpu.md"
+if [ "${GPU_BENCH:-1}" != 0 ]; then
+    stamp "GPU benchmark"
+    timeout 150 python3 bench/bench_gpu.py --steps 10 --warmup 3 --compile | tee "$OUT/bench_gpu.md"
+fi
 
 stamp "waiting for the data"
 wait "$prep"
 cat "$work/prep.log" "$work"/ingest-*.log "$work/synthetic.log" | tail -20
 [ -f "$work/data.done" ] || { echo "data preparation failed"; exit 1; }
 
-stamp "four trainings side by side"
-nowcast train "$work/synthetic_train.nc" --preset radar --config bench/default_model_gpu.toml \
-    --run-dir "$work/runs/default-gpu" ${TRAIN_FLAGS:-} > "$work/train-default.log" 2>&1 &
-jobs=($!)
-for held in knmi bom-cscn rmi-qpe; do
-    nowcast train "$work/loro-without-$held.nc" --config bench/loro_gpu.toml \
-        --init nowcast/models/default/default.pt --run-dir "$work/runs/loro-$held" ${TRAIN_FLAGS:-} \
-        > "$work/train-loro-$held.log" 2>&1 &
+stamp "eight trainings side by side"
+default=nowcast/models/default/default.pt
+launch() {  # run name, data file, config, extra flags...
+    local name=$1 data=$2 config=$3
+    shift 3
+    nowcast train "$data" --config "$config" --run-dir "$work/runs/$name" "$@" ${TRAIN_FLAGS:-} \
+        > "$work/train-$name.log" 2>&1 &
     jobs+=($!)
+}
+jobs=()
+launch default-lagrangian "$work/synthetic_train.nc" bench/default_lagrangian_gpu.toml --init "$default"
+launch default-residual "$work/synthetic_train.nc" bench/default_residual_gpu.toml
+for held in knmi bom-cscn rmi-qpe; do
+    data="$work/loro-grid-without-$held.nc"
+    launch "lagrangian-$held" "$data" bench/loro_lagrangian_gpu.toml --init "$default"
+    launch "residual-$held" "$data" bench/loro_residual_gpu.toml
 done
 wait "${jobs[@]}"  # by pid: a bare wait would also wait for the tee behind the log
 for f in "$work"/train-*.log; do echo "--- $f"; tail -4 "$f"; done
@@ -84,17 +100,20 @@ from pathlib import Path
 from nowcast.training.checkpoint import export_for_inference
 
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
-notes = {
-    "default-gpu": "synthetic rain: python bench/make_synthetic_dataset.py --sequences 160 "
-    "--frames 40 --size 160 --seed 1000 (bench/gpu_check.sh)",
-}
+synthetic = (
+    "synthetic rain: python bench/make_synthetic_dataset.py --sequences 160 "
+    "--frames 40 --size 160 --seed 1000 (bench/gpu_check.sh)"
+)
+notes = {"default-lagrangian": synthetic, "default-residual": synthetic}
 for run in sorted(runs.iterdir()):
     best = run / "best.pt"
     if best.is_file() and not run.is_symlink():
-        note = notes.get(run.name, f"bench/gpu_check.sh: {run.name}, two radars of ../shared/data")
+        note = notes.get(
+            run.name, f"bench/gpu_check.sh: {run.name}, two radars of ../shared/data (working grid)"
+        )
         export_for_inference(best, out / f"{run.name}.pt", note)
         print("exported", run.name)
 PY
-tar -czf "$OUT/runs.tar.gz" -C "$work" runs/default-gpu/metrics.csv runs/default-gpu/train.log \
-    $(cd "$work" && ls runs/loro-*/metrics.csv runs/loro-*/train.log runs/*/config.toml 2>/dev/null)
+tar -czf "$OUT/runs.tar.gz" -C "$work" \
+    $(cd "$work" && ls runs/*/metrics.csv runs/*/train.log runs/*/config.toml 2>/dev/null)
 stamp "done"
