@@ -8,8 +8,10 @@ Each shared set (``$NOWCAST_DATA_DIR/radar/<set>``) is ingested once into
 ``OUT/<set>.nc``, then ``nowcast evaluate`` is run on it (every valid start
 time, or ``--max-starts`` evenly spread) and a markdown table per set is
 printed: per lead time, CSI at 0.5/1/5 mm/h, MSE and FSS at 1 mm/h (10 km)
-for every method. ``--model SET=PATH`` scores a different model on each set
-(leave-one-radar-out); a plain ``--model PATH`` is used for every set.
+for every method. A plain ``--model PATH`` is scored on every set, ``--model
+SET=PATH`` on that set only (leave-one-radar-out); all models of a set are
+scored in one ``nowcast evaluate`` run, so the baselines are computed once.
+Each model runs on its own working grid unless ``--scale-km`` is given.
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ def _data_dir() -> Path:
     return Path(os.environ.get("NOWCAST_DATA_DIR", default))
 
 
-def _models(specs: list[str]) -> dict[str, str]:
+def _models(specs: list[str]) -> dict[str, list[str]]:
+    """The models to score on each set: the plain ones, then that set's own."""
     plain = [s for s in specs if "=" not in s]
-    mapping = {s.split("=", 1)[0]: s.split("=", 1)[1] for s in specs if "=" in s}
-    return {name: mapping.get(name, plain[0] if plain else "default") for name in SETS}
+    models = {}
+    for name in SETS:
+        own = [s.split("=", 1)[1] for s in specs if s.split("=", 1)[0] == name and "=" in s]
+        models[name] = plain + own or ["default"]
+    return models
 
 
 def _table(name: str, result) -> str:  # noqa: ANN001 - EvaluateResult
@@ -78,7 +84,7 @@ def main() -> None:
         if not data.exists():
             ingest([str(_data_dir() / "radar" / name)], data)
         request = EvaluateRequest(
-            models=[models[name]],
+            models=models[name],
             data=data,
             steps=args.steps,
             thresholds=[0.5, 1.0, 5.0, 10.0],
@@ -89,7 +95,8 @@ def main() -> None:
         result = run_evaluation(request)
         print(
             _table(
-                f"{name} ({result.evaluation.start_times.size} start times, model {models[name]})",
+                f"{name} ({result.evaluation.start_times.size} start times, "
+                f"models {', '.join(models[name])})",
                 result,
             )
         )
