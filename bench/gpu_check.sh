@@ -2,17 +2,16 @@
 # Everything that needs a GPU, in one run on a lent CUDA machine (the `device` tool):
 #   1. the CUDA tests (tests/training/test_cuda.py) and the model and motion tests on CUDA,
 #   2. bench/bench_gpu.py (training step per precision, forecast time; GPU_BENCH=0 skips it),
-#   3. the GPU skill runs of docs/skill.md section 7, eight trainings side by side on the one GPU,
-#      all in the moving (lagrangian) frame: the bundled model fine-tuned on synthetic rain
-#      (bench/default_lagrangian_gpu.toml), a residual model from scratch on synthetic rain
-#      (bench/default_residual_gpu.toml), and for each radar held out, a fine-tuning of the
-#      bundled model (bench/loro_lagrangian_gpu.toml) and a residual model from scratch
-#      (bench/loro_residual_gpu.toml) on the two other radars' working grid (3 km; 4 km with
-#      RMI held out).
+#   3. the GPU skill runs of docs/skill.md section 7, side by side on the one GPU: the bundled
+#      model's recipe (a residual model in the moving frame, from scratch on synthetic rain,
+#      bench/default_residual_gpu.toml) and, for each radar held out, the leave-one-radar-out
+#      fine-tuning of the bundled model on the two other radars' working grid (3 km; 4 km with
+#      RMI held out; bench/loro_residual.toml). The eight runs of 2026-11-28 (section 7.3) are
+#      this script at commit f9ca080.
 # Inputs carried next to the repo: .whl/ (netCDF4, cftime, pyproj wheels for the machine's
 # Python) and .gpu/data/radar/ (a copy of ../shared/data/radar, never committed).
 # Results go to $OUT: the log, the bench table, the exported checkpoints, the run logs.
-# Wall time on an H200: about 6 minutes with GPU_BENCH=0. TRAIN_FLAGS adds flags to every
+# Wall time on an H200: about 6 minutes with GPU_BENCH=0 (at commit f9ca080). TRAIN_FLAGS adds flags to every
 # `nowcast train` (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the plumbing on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -72,8 +71,7 @@ wait "$prep"
 cat "$work/prep.log" "$work"/ingest-*.log "$work/synthetic.log" | tail -20
 [ -f "$work/data.done" ] || { echo "data preparation failed"; exit 1; }
 
-stamp "eight trainings side by side"
-default=nowcast/models/default/default.pt
+stamp "four trainings side by side"
 launch() {  # run name, data file, config, extra flags...
     local name=$1 data=$2 config=$3
     shift 3
@@ -82,12 +80,10 @@ launch() {  # run name, data file, config, extra flags...
     jobs+=($!)
 }
 jobs=()
-launch default-lagrangian "$work/synthetic_train.nc" bench/default_lagrangian_gpu.toml --init "$default"
 launch default-residual "$work/synthetic_train.nc" bench/default_residual_gpu.toml
 for held in knmi bom-cscn rmi-qpe; do
-    data="$work/loro-grid-without-$held.nc"
-    launch "lagrangian-$held" "$data" bench/loro_lagrangian_gpu.toml --init "$default"
-    launch "residual-$held" "$data" bench/loro_residual_gpu.toml
+    launch "loro-residual-$held" "$work/loro-grid-without-$held.nc" bench/loro_residual.toml \
+        --init nowcast/models/default/default.pt
 done
 wait "${jobs[@]}"  # by pid: a bare wait would also wait for the tee behind the log
 for f in "$work"/train-*.log; do echo "--- $f"; tail -4 "$f"; done
@@ -104,7 +100,7 @@ synthetic = (
     "synthetic rain: python bench/make_synthetic_dataset.py --sequences 160 "
     "--frames 40 --size 160 --seed 1000 (bench/gpu_check.sh)"
 )
-notes = {"default-lagrangian": synthetic, "default-residual": synthetic}
+notes = {"default-residual": synthetic}
 for run in sorted(runs.iterdir()):
     best = run / "best.pt"
     if best.is_file() and not run.is_symlink():
