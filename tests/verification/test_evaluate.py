@@ -132,6 +132,7 @@ def test_summary_json_records_provenance(folder: Path, report: EvaluateResult) -
         "checkpoint": str(folder / "rain.pt"),
         "checkpoint_sha256": sha256_of(folder / "rain.pt"),
         "block_pixels": 1,
+        "frame": "eulerian",
     }
     assert baseline == {"name": "persistence", "in_len": 1}
     assert summary["n_start_times"] == 9
