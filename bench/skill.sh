@@ -5,8 +5,9 @@
 # Sections 1-6 of docs/skill.md scored the previous bundled model and recipes; rerun them with
 # `git checkout c456fd6 -- nowcast bench` in a scratch clone, then that commit's bench/skill.sh.
 # CPU budget on a 2-core AMD EPYC: ~2-5 min per leave-one-radar-out fine-tuning (3x), then one
-# `nowcast evaluate` per set with both models and both baselines on all start times: ~15 min for
-# KNMI (76 start times), ~10 min for BOM (45), ~5 min for RMI (23). MAX_STARTS=12 scores 12.
+# `nowcast evaluate` per set with both models and both baselines on all start times; measured
+# beside other jobs: 42 min for KNMI (76 start times), 8 min for BOM (45), 5 min for RMI (23).
+# MAX_STARTS=12 scores 12 evenly spread start times per set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/skill}"
