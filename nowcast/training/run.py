@@ -98,7 +98,12 @@ def train(
     owns_group = not distributed.group_running()  # leave a caller's own process group alone
     ctx, device = distributed.setup(config.train.device)
     try:
-        return _train(Path(data_path), config, Path(run_dir), resume, init, callbacks, ctx, device)
+        result = _train(
+            Path(data_path), config, Path(run_dir), resume, init, callbacks, ctx, device
+        )
+        if owns_group:
+            distributed.barrier()  # no rank leaves the group while another still writes or syncs
+        return result
     finally:
         if owns_group:
             distributed.teardown()

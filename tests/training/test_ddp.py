@@ -85,7 +85,8 @@ config = merge(apply_preset(RunConfig(), "tiny"), {{
                "max_epochs": 1, "checkpoint_every": 2}},
 }})
 result = train(Path({data!r}), config, Path({run!r}))
-print("RESULT", result.steps, result.stop_reason, result.last_val_loss)
+sys.stdout.write(f"RESULT {{result.steps}} {{result.stop_reason}} {{result.last_val_loss}}\\n")
+sys.stdout.flush()  # one write per rank: the two ranks share the pipe
 """
 
 
