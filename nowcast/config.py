@@ -26,6 +26,12 @@ FRAMES = ("eulerian", "lagrangian")
 """Where the network forecasts: on the fixed grid, or in the frame moving with the rain."""
 
 
+def check_frame(frame: str, where: str = "model.frame") -> None:
+    """Raise ConfigError unless ``frame`` is one of :data:`FRAMES` (``where`` names the setting)."""
+    if frame not in FRAMES:
+        raise ConfigError(f"{where} must be one of {', '.join(FRAMES)}, got {frame!r}")
+
+
 @dataclass
 class ModelConfig:
     """Architecture of the encoder-forecaster (see ``docs/model.md``).

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from nowcast.config import FRAMES, ModelConfig
+from nowcast.config import ModelConfig, check_frame
 from nowcast.data.patches import patchify, unpatchify
 from nowcast.errors import ConfigError
 from nowcast.models import register_model
@@ -42,8 +42,7 @@ def _check_config(cfg: ModelConfig) -> None:
         )
     if cfg.residual and cfg.feed_prediction:
         raise ConfigError("model.residual and model.feed_prediction cannot be combined")
-    if cfg.frame not in FRAMES:
-        raise ConfigError(f"model.frame must be one of {', '.join(FRAMES)}, got {cfg.frame!r}")
+    check_frame(cfg.frame)
 
 
 @register_model("encoder_forecaster")

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from nowcast import __version__
-from nowcast.config import FRAMES, ModelConfig, RunConfig, merge
+from nowcast.config import ModelConfig, RunConfig, check_frame, merge
 from nowcast.errors import CheckpointError, ConfigError, NowcastError
 from nowcast.io.atomic import commit, discard, temporary_path
 
@@ -244,8 +244,7 @@ def model_from_checkpoint(
 
     model_cfg: ModelConfig = config_from_checkpoint(ckpt).model
     if frame is not None:
-        if frame not in FRAMES:
-            raise ConfigError(f"the model frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+        check_frame(frame, "the model frame")  # before the try: not a checkpoint fault
         model_cfg = dataclasses.replace(model_cfg, frame=frame)
     try:
         model = build_model(model_cfg)
