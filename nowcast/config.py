@@ -119,6 +119,11 @@ class TrainConfig:
             ``balanced_mse+csi`` (plus a soft CSI that counters fading) or ``bce``.
         csi_weight: Weight of the soft-CSI term of ``balanced_mse+csi``.
         csi_thresholds: Its rain-rate thresholds in mm h-1.
+        lead_weight_power: Lead ``k`` (1, 2, ...) of the pointwise loss is
+            weighted by ``k ** -lead_weight_power``, the weights scaled to a
+            mean of 1; 0 weighs every lead alike. Errors grow with lead time,
+            so under equal weights the first leads, where extrapolation is
+            hardest to beat, hardly steer the gradients.
         optimizer: ``adam`` or ``adamw``.
         lr: Peak learning rate.
         weight_decay: Decoupled weight decay (AdamW).
@@ -144,6 +149,7 @@ class TrainConfig:
     loss: str = "balanced_mse"
     csi_weight: float = 0.1
     csi_thresholds: tuple[float, ...] = (0.5, 1.0, 5.0)
+    lead_weight_power: float = 0.0
     optimizer: str = "adamw"
     lr: float = 2e-3
     weight_decay: float = 1e-4

@@ -18,10 +18,15 @@ where the future is uncertain, by a smooth and weak forecast: rain fades with
 lead time although the MSE stays low. CSI counts a missed rain pixel as dearly
 as a false alarm, so the extra term pays the model to keep rain that it would
 otherwise hedge away.
+
+Any pointwise loss can weigh lead times unequally (``lead_weight_power``):
+lead ``k`` gets ``k ** -power``, the weights scaled to a mean of 1, so that
+the first leads, whose errors are the smallest, still steer the gradients.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -51,6 +56,15 @@ def hko_weights(rate: Tensor) -> Tensor:
     for threshold, weight in zip(HKO_THRESHOLDS, HKO_WEIGHTS[1:], strict=True):
         weights = torch.where(rate >= threshold, torch.full_like(rate, weight), weights)
     return weights
+
+
+def lead_weights(leads: int, power: float, device: torch.device | None = None) -> Tensor:
+    """Weights ``k ** -power`` of leads ``k = 1 .. leads``, scaled to a mean of 1.
+
+    Shaped ``(T, 1, 1, 1)`` to broadcast over a ``BTCHW`` tensor's lead-time axis.
+    """
+    weights = torch.arange(1, leads + 1, dtype=torch.float32, device=device) ** -power
+    return (weights / weights.mean()).view(leads, 1, 1, 1)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -103,12 +117,21 @@ class MaskedLoss:
         pointwise: ``f(pred, target) -> per-pixel loss``.
         transform: When given, pixels are weighted by :func:`hko_weights` of
             ``transform.inverse(target)`` (mm/h).
+        lead_weight_power: Lead ``k`` (from 1) is weighted by ``k ** -power``,
+            scaled to a mean weight of 1 (0: all leads alike).
     """
 
-    def __init__(self, name: str, pointwise: Pointwise, transform: Transform | None = None):
+    def __init__(
+        self,
+        name: str,
+        pointwise: Pointwise,
+        transform: Transform | None = None,
+        lead_weight_power: float = 0.0,
+    ):
         self.name = name
         self.pointwise = pointwise
         self.transform = transform
+        self.lead_weight_power = lead_weight_power
 
     def __call__(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         """Scalar loss of ``pred`` vs ``target`` (both ``BTCHW``) over ``mask``."""
@@ -118,9 +141,13 @@ class MaskedLoss:
             with torch.no_grad():
                 weights = hko_weights(self.transform.inverse(target))
             values = values * weights
+        if self.lead_weight_power:
+            values = values * lead_weights(values.shape[1], self.lead_weight_power, values.device)
         return masked_mean(values, mask)
 
     def __repr__(self) -> str:
+        if self.lead_weight_power:
+            return f"MaskedLoss({self.name!r}, lead_weight_power={self.lead_weight_power})"
         return f"MaskedLoss({self.name!r})"
 
 
@@ -209,6 +236,7 @@ def make_loss(
     *,
     csi_weight: float = 0.1,
     csi_thresholds: tuple[float, ...] = CSI_THRESHOLDS,
+    lead_weight_power: float = 0.0,
 ) -> LossFn:
     """The loss called ``name``: ``loss(pred, target, mask) -> scalar tensor``.
 
@@ -219,20 +247,24 @@ def make_loss(
             turn targets back into mm/h.
         csi_weight: Weight of the soft-CSI term of ``balanced_mse+csi``.
         csi_thresholds: Its rain-rate thresholds in mm/h.
+        lead_weight_power: Lead ``k`` of the pointwise loss is weighted by
+            ``k ** -lead_weight_power`` (mean weight 1); 0 weighs leads alike.
 
     Raises:
         ConfigError: for an unknown name, a balanced loss without a transform
             or soft-CSI settings that cannot work.
     """
+    if not math.isfinite(lead_weight_power):
+        raise ConfigError(f"train.lead_weight_power must be finite, got {lead_weight_power}")
     if name in _PLAIN:
-        return MaskedLoss(name, _PLAIN[name])
+        return MaskedLoss(name, _PLAIN[name], lead_weight_power=lead_weight_power)
     if name not in _BALANCED and name != _WITH_CSI:
         raise ConfigError(f"unknown loss {name!r} (known: {', '.join(loss_names())})")
     if transform is None:
         raise ConfigError(f"loss {name!r} needs the data transform to weight by rain rate")
     if name in _BALANCED:
-        return MaskedLoss(name, _BALANCED[name], transform)
+        return MaskedLoss(name, _BALANCED[name], transform, lead_weight_power)
     if csi_weight <= 0:
         raise ConfigError(f"loss {name!r} needs train.csi_weight > 0, got {csi_weight}")
-    balanced = MaskedLoss("balanced_mse", _BALANCED["balanced_mse"], transform)
+    balanced = MaskedLoss("balanced_mse", _BALANCED["balanced_mse"], transform, lead_weight_power)
     return WeightedSum(name, balanced, SoftCSILoss(transform, csi_thresholds), csi_weight)

@@ -142,6 +142,7 @@ def _train(
         transform,
         csi_weight=config.train.csi_weight,
         csi_thresholds=config.train.csi_thresholds,
+        lead_weight_power=config.train.lead_weight_power,
     )
     meta = make_header(config, _data_info(source, config, splits, transform.to_dict()))
 

@@ -9,7 +9,13 @@ import torch
 
 from nowcast.data.transforms import Linear, LogRain
 from nowcast.errors import ConfigError
-from nowcast.training.losses import SoftCSILoss, hko_weights, loss_names, make_loss
+from nowcast.training.losses import (
+    SoftCSILoss,
+    hko_weights,
+    lead_weights,
+    loss_names,
+    make_loss,
+)
 
 
 def _bt(values: list[float]) -> torch.Tensor:
@@ -169,3 +175,42 @@ def test_soft_csi_settings_that_cannot_work_are_config_errors() -> None:
         SoftCSILoss(transform, ())
     with pytest.raises(ConfigError, match=r"\[0.05\] mm/h are not resolved by the log_rain"):
         SoftCSILoss(transform, (0.05,))  # below log_rain's dry threshold of 0.1 mm/h
+
+
+def test_lead_weights_fall_as_a_power_of_the_lead_and_average_one() -> None:
+    weights = lead_weights(3, 1.0).flatten()
+    scale = 3 / (1 + 1 / 2 + 1 / 3)
+    assert weights.tolist() == pytest.approx([scale, scale / 2, scale / 3])
+    assert lead_weights(4, 0.0).flatten().tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert lead_weights(5, 2.0).shape == (5, 1, 1, 1)  # broadcasts over BTCHW's lead axis
+
+
+def test_lead_weighted_mse_weighs_the_errors_of_each_lead() -> None:
+    pred, target = _bt([1.0, 2.0, 0.0]), _bt([0.0, 4.0, 0.5])  # squared errors 1, 4, 0.25
+    mask = torch.ones_like(pred).bool()
+    w = lead_weights(3, 1.0).flatten().tolist()
+    loss = make_loss("mse", lead_weight_power=1.0)(pred, target, mask)
+    assert loss.item() == pytest.approx((w[0] * 1 + w[1] * 4 + w[2] * 0.25) / 3)
+    assert loss.item() < make_loss("mse")(pred, target, mask).item()  # the large error is late
+
+
+def test_lead_weights_apply_to_the_balanced_part_of_balanced_mse_plus_csi() -> None:
+    transform = LogRain(0.1, 100.0)
+    gen = torch.Generator().manual_seed(2)
+    target, pred = (
+        torch.rand(2, 4, 1, 3, 3, generator=gen),
+        torch.rand(2, 4, 1, 3, 3, generator=gen),
+    )
+    mask = torch.ones_like(pred).bool()
+    weighted = make_loss("balanced_mse+csi", transform, lead_weight_power=1.5)(pred, target, mask)
+    balanced = make_loss("balanced_mse", transform, lead_weight_power=1.5)(pred, target, mask)
+    csi = SoftCSILoss(transform)(pred, target, mask)
+    assert weighted.item() == pytest.approx(balanced.item() + 0.1 * csi.item())
+    assert balanced.item() != pytest.approx(
+        make_loss("balanced_mse", transform)(pred, target, mask).item()
+    )
+
+
+def test_a_lead_weight_power_that_is_not_finite_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="lead_weight_power must be finite, got nan"):
+        make_loss("mse", lead_weight_power=float("nan"))
