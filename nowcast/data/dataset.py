@@ -39,6 +39,11 @@ def _as_pairs(starts: np.ndarray) -> np.ndarray:
 
 #: Decompressed-frame cache per open file (bounded: a file larger than RAM still trains).
 CHUNK_CACHE_BYTES = 256 * 2**20
+#: A crop must have at least this fraction of its pixels covered in the window's first
+#: frame; a crop of "no coverage" teaches nothing and a batch of them has no loss at all.
+MIN_CROP_COVERAGE = 0.25
+#: Random crops drawn before the last one is kept (a window with too little coverage anywhere).
+CROP_TRIES = 20
 
 
 class CanonicalWindows(Dataset[dict[str, Tensor]]):
@@ -47,7 +52,10 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
     Sample ``i`` is the window starting at frame ``starts[i, 0]`` with frames
     ``starts[i, 1]`` apart (its time stride). Frames go through the config's
     intensity transform; a random ``cfg.crop`` square is cut (or, with
-    ``crop = 0``, the whole frame is padded to a multiple of ``patch_size``);
+    ``crop = 0``, the whole frame is padded to a multiple of ``patch_size``),
+    drawn again while less than :data:`MIN_CROP_COVERAGE` of it is covered
+    in the window's first frame (a radar's disc in a square grid, or several
+    radars stacked in one file, leaves whole crops without data);
     in training, random flips and, for square samples, 90-degree rotations
     follow. The randomness of sample ``i`` depends only on ``(seed, epoch, i)``
     (validation ignores the epoch), so runs are reproducible with any number
@@ -162,14 +170,31 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         start, time_stride = (int(v) for v in self.starts[index])
         window = self.cfg.in_len + self.cfg.out_len
         stop = start + (window - 1) * time_stride + 1
-        ny, nx = self.shape
         crop = self.cfg.crop
-        y0 = int(rng.integers(0, ny - crop + 1)) if crop else 0
-        x0 = int(rng.integers(0, nx - crop + 1)) if crop else 0
+        y0, x0 = self._crop_origin(start, rng) if crop else (0, 0)
         rows = slice(y0, y0 + crop) if crop else slice(None)
         cols = slice(x0, x0 + crop) if crop else slice(None)
-        data = self._file()[self.cfg.variable][start:stop:time_stride, rows, cols]
+        return self._frames(slice(start, stop, time_stride), rows, cols)
+
+    def _frames(self, times: slice | int, rows: slice, cols: slice) -> np.ndarray:
+        """Frames of the file as float32, NaN where masked (no data)."""
+        data = self._file()[self.cfg.variable][times, rows, cols]
         return np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
+
+    def _crop_origin(self, start: int, rng: np.random.Generator) -> tuple[int, int]:
+        """Top-left corner of a random crop covered enough in frame ``start``.
+
+        On a fully covered grid the first draw is kept, so the crops, and the
+        random numbers left for the augmentations, are those of a plain draw.
+        """
+        ny, nx = self.shape
+        crop = self.cfg.crop
+        for _ in range(CROP_TRIES):
+            y0, x0 = int(rng.integers(0, ny - crop + 1)), int(rng.integers(0, nx - crop + 1))
+            first = self._frames(start, slice(y0, y0 + crop), slice(x0, x0 + crop))
+            if np.isfinite(first).mean() >= MIN_CROP_COVERAGE:
+                break
+        return y0, x0
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Sample ``index``: ``x``, ``y``, ``mask_y``, ``start``, ``time_stride``."""
