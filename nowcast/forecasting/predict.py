@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F  # noqa: N812 - the usual alias
+from torch import Tensor, nn
 
 from nowcast.data.patches import crop_padding, pad_to_multiple
 
@@ -64,12 +65,25 @@ def _ramp(length: int, overlap: int, lead: bool, trail: bool) -> np.ndarray:
 
 @torch.no_grad()
 def _run_tile(
-    model: nn.Module, frames: np.ndarray, steps: int, patch: int, device: torch.device
+    model: nn.Module,
+    frames: np.ndarray,
+    steps: int,
+    patch: int,
+    device: torch.device,
+    velocity: Tensor | None = None,
 ) -> np.ndarray:
-    """``(T, h, w)`` transformed frames -> ``(steps, h, w)`` transformed forecast."""
+    """``(T, h, w)`` transformed frames -> ``(steps, h, w)`` transformed forecast.
+
+    ``velocity`` ``(2, h, w)``, when given, is padded like the frames, by
+    repeating its edge (the motion at the border goes on into the padding).
+    """
     x = torch.from_numpy(np.ascontiguousarray(frames))[None, :, None].to(device)  # (1, T, 1, h, w)
     x, pads = pad_to_multiple(x, patch)
-    y = model(x, steps)  # (1, steps, 1, H, W)
+    if velocity is None:
+        y = model(x, steps)  # (1, steps, 1, H, W)
+    else:
+        v = F.pad(velocity[None].to(device), (0, pads[1], 0, pads[0]), mode="replicate")
+        y = model(x, steps, velocity=v)
     return crop_padding(y, pads)[0, :, 0].float().cpu().numpy()
 
 
@@ -83,6 +97,7 @@ def predict(
     tile: int = 768,
     overlap: int = 64,
     on_tile: Callable[[int, int], Any] | None = None,
+    velocity: Tensor | None = None,
 ) -> np.ndarray:
     """Forecast ``steps`` frames from transformed input ``frames`` ``(T, ny, nx)``.
 
@@ -95,6 +110,9 @@ def predict(
         tile: Tile side in pixels (grids up to this size run in one piece).
         overlap: Pixels shared by neighbouring tiles, blended linearly.
         on_tile: ``on_tile(done, total)`` after each tile (progress).
+        velocity: ``(2, ny, nx)`` motion of the whole grid (pixels per step) for
+            a model in the moving frame; each tile gets its crop, so every tile
+            moves its rain as the whole grid's fit says.
 
     Returns:
         ``(steps, ny, nx)`` float32 forecast in the transformed space.
@@ -102,7 +120,7 @@ def predict(
     _, ny, nx = frames.shape
     plan = plan_tiles((ny, nx), tile, overlap)
     if plan.count == 1:
-        out = _run_tile(model, frames, steps, patch, device)
+        out = _run_tile(model, frames, steps, patch, device, velocity)
         if on_tile:
             on_tile(1, 1)
         return out
@@ -115,7 +133,8 @@ def predict(
             wy = _ramp(h, overlap, r > 0, r + h < ny)
             wx = _ramp(w, overlap, c > 0, c + w < nx)
             weight = wy[:, None] * wx[None, :]
-            part = _run_tile(model, frames[:, r : r + h, c : c + w], steps, patch, device)
+            crop = None if velocity is None else velocity[:, r : r + h, c : c + w]
+            part = _run_tile(model, frames[:, r : r + h, c : c + w], steps, patch, device, crop)
             total[:, r : r + h, c : c + w] += part * weight
             weights[r : r + h, c : c + w] += weight
             done += 1

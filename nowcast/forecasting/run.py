@@ -83,6 +83,9 @@ def model_forecast(
     """
     work = block_mean(raw, factor)
     x = np.nan_to_num(np.asarray(loaded.transform.forward(work), dtype=np.float32), nan=0.0)
+    velocity = None  # one motion fit for the network and the detail (moving frame only)
+    if loaded.frame == "lagrangian":
+        velocity = estimate_motion(torch.from_numpy(x[None]).to(device))[0]
     y = predict(
         loaded.model,
         x,
@@ -92,12 +95,13 @@ def model_forecast(
         tile=tile,
         overlap=min(TILE_OVERLAP, tile // 4),
         on_tile=on_tile,
+        velocity=velocity,
     )
     fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
     fields = interpolate_back(fields, factor, raw.shape[1:])
-    if factor > 1 and loaded.frame == "lagrangian" and raw.shape[0] >= 2:
-        velocity = estimate_motion(torch.from_numpy(x[None]).to(device)).cpu()
-        fields = np.maximum(fields + advected_detail(raw, velocity, factor, steps), 0.0)
+    if factor > 1 and velocity is not None and raw.shape[0] >= 2:
+        detail = advected_detail(raw, velocity[None].cpu(), factor, steps)
+        fields = np.maximum(fields + detail, 0.0)
     fields[:, np.isnan(raw[-1])] = np.nan
     return fields
 

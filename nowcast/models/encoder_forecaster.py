@@ -88,12 +88,16 @@ class EncoderForecaster(nn.Module):
             nn.init.zeros_(self.output.weight)
             nn.init.zeros_(self.output.bias)
 
-    def forward(self, x: Tensor, out_len: int) -> Tensor:
+    def forward(self, x: Tensor, out_len: int, velocity: Tensor | None = None) -> Tensor:
         """Predict ``out_len`` frames after the input frames.
 
         Args:
             x: ``(B, T_in, C, H, W)`` input frames; H and W multiples of the patch size.
             out_len: Frames to predict (any positive number, not only the trained one).
+            velocity: ``(B, 2, H, W)`` motion of ``x`` in pixels per step, for
+                the moving frame; fitted from ``x`` when ``None``. A forecast
+                passes the fit it also uses for the sub-block detail, and tiles
+                their crop of the whole grid's fit. Unused in the eulerian frame.
 
         Returns:
             ``(B, out_len, C, H, W)`` predicted frames.
@@ -105,7 +109,8 @@ class EncoderForecaster(nn.Module):
         self._check_input(x, out_len)
         if not self.lagrangian:
             return self._run(x, out_len)
-        velocity = estimate_motion(x.mean(dim=2))  # (B, 2, H, W) pixels per step
+        if velocity is None:
+            velocity = estimate_motion(x.mean(dim=2))  # (B, 2, H, W) pixels per step
         disp = displacements(velocity, max(out_len, x.shape[1] - 1))
         y = self._run(to_lagrangian(x, disp), out_len)
         return from_lagrangian(y, disp)

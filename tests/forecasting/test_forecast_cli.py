@@ -10,14 +10,18 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 from click.testing import Result
 from typer.testing import CliRunner
 
 from nowcast.cli import app
 from nowcast.forecasting import model_choice
+from nowcast.forecasting import run as forecasting_run
 from nowcast.forecasting.model_choice import sha256_of
 from nowcast.io.odim_write import write_odim
+from nowcast.models import encoder_forecaster
+from nowcast.motion import estimate_motion
 from tests.forecasting.conftest import T0, rain_stack, write_canonical
 
 REPO = Path(__file__).resolve().parents[2]
@@ -273,6 +277,25 @@ def test_cadence_mismatch_warns_and_strict_refuses(obs_file: Path, ckpt_dir: Pat
     line = _error_line(strict)
     assert "300 s" in line and "600 s" in line and "(--strict)" in line
     assert _files(obs_file.parent) == {"obs.nc"}
+
+
+def test_a_moving_frame_forecast_fits_the_motion_once(
+    obs_file: Path, ckpt_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fits = []
+
+    def counted(frames: torch.Tensor, **kwargs: float) -> torch.Tensor:
+        fits.append(tuple(frames.shape))
+        return estimate_motion(frames, **kwargs)
+
+    monkeypatch.setattr(forecasting_run, "estimate_motion", counted)
+    monkeypatch.setattr(encoder_forecaster, "estimate_motion", counted)
+    out = obs_file.parent / "moving.nc"
+    args = ["-n", 3, "-m", ckpt_dir / "rain.pt", "--scale-km", 2, "--frame", "lagrangian"]
+    result = _forecast(obs_file, *args, "-o", out)
+    assert result.exit_code == 0, result.output
+    # One fit on the working grid, shared by the network and the sub-block detail.
+    assert fits == [(1, 4, 12, 14)]  # 4 input frames of 24 x 28 pixels in 2 x 2 blocks
 
 
 def test_frame_option_runs_any_model_in_the_moving_frame(obs_file: Path, ckpt_dir: Path) -> None:

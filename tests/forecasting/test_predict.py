@@ -13,6 +13,7 @@ from nowcast.forecasting.model_choice import load_model
 from nowcast.forecasting.predict import plan_tiles, predict
 from nowcast.forecasting.run import model_forecast
 from nowcast.models import build_model
+from nowcast.motion import estimate_motion
 from tests.forecasting.conftest import tiny_config
 
 CPU = torch.device("cpu")
@@ -120,6 +121,22 @@ def test_tiled_moving_frame_forecast_has_no_seams() -> None:
     pasted = predict(model, frames, 4, patch=4, device=CPU, tile=64, overlap=0)
     for axis in (1, 2):
         assert _excess_step(tiled, whole, axis) < 0.6 * _excess_step(pasted, whole, axis)
+
+
+def test_tiles_given_the_whole_grids_motion_stay_closer_to_the_whole_grid() -> None:
+    frames = _smooth_frames(96, 128)
+    torch.manual_seed(0)
+    cfg = tiny_config().model
+    model = build_model(dataclasses.replace(cfg, frame="lagrangian", residual=True)).eval()
+    velocity = estimate_motion(torch.from_numpy(frames[None]))[0]  # what a forecast passes
+    whole = predict(model, frames, 4, patch=4, device=CPU, velocity=velocity)
+    np.testing.assert_array_equal(whole, predict(model, frames, 4, patch=4, device=CPU))
+    own = predict(model, frames, 4, patch=4, device=CPU, tile=64, overlap=16)
+    shared = predict(model, frames, 4, patch=4, device=CPU, tile=64, overlap=16, velocity=velocity)
+    # Each tile still brings no rain in across its edges, but no longer moves its rain
+    # by a motion fitted on its own part of the grid.
+    assert np.abs(shared - whole).mean() < 0.5 * np.abs(own - whole).mean()
+    assert _excess_step(shared, whole, 1) < 0.5 * _excess_step(own, whole, 1)
 
 
 def test_odd_grid_keeps_its_shape() -> None:

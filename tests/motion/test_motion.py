@@ -103,6 +103,24 @@ def test_untrained_residual_model_forecasts_persistence_in_its_frame(frame: str)
         assert not torch.allclose(y, last, atol=1e-2)  # the rain moved
 
 
+def test_a_given_velocity_replaces_the_fit_in_the_moving_frame() -> None:
+    model = build_model(
+        ModelConfig(
+            hidden_channels=(4,), input_kernels=(3,), state_kernels=(3,), frame="lagrangian",
+            residual=True,
+        )
+    )  # fmt: skip
+    seq = blobs(8, u=2.0, v=-1.0)[:, :, None]  # whole-pixel motion
+    velocity = torch.zeros(1, 2, H, W)
+    velocity[:, 0], velocity[:, 1] = 2.0, -1.0
+    with torch.no_grad():
+        given = model(seq[:, :5], 3, velocity=velocity)
+        still = model(seq[:, :5], 3, velocity=torch.zeros(1, 2, H, W))
+    assert torch.allclose(given, seq[:, 5:], atol=1e-5)  # untrained: extrapolation along it
+    persistence = seq[:, 4:5].expand(-1, 3, -1, -1, -1)
+    assert torch.allclose(still, persistence, atol=1e-6)  # no motion: persistence
+
+
 def test_model_frame_and_residual_are_checked() -> None:
     with pytest.raises(ConfigError, match="model.frame must be one of eulerian, lagrangian"):
         build_model(ModelConfig(frame="moving"))
