@@ -5,9 +5,9 @@
 #   3. the GPU skill runs of docs/skill.md section 7, side by side on the one GPU: the bundled
 #      model's recipe (a residual model in the moving frame, from scratch on synthetic rain,
 #      bench/default_residual_gpu.toml) and, for each radar held out, the leave-one-radar-out
-#      fine-tuning of the bundled model on the two other radars' working grid (3 km; 4 km with
-#      RMI held out; bench/loro_residual.toml). The eight runs of 2026-11-28 (section 7.3) are
-#      this script at commit f9ca080.
+#      fine-tuning of the bundled model on the two other radars' 3 km working grid
+#      (bench/loro_residual.toml). The eight runs of 2026-11-28 (section 7.3) are this script at
+#      commit f9ca080.
 # Inputs carried next to the repo: .whl/ (netCDF4, cftime, pyproj wheels for the machine's
 # Python) and .gpu/data/radar/ (a copy of ../shared/data/radar, never committed).
 # Results go to $OUT: the log, the bench table, the exported checkpoints, the run logs.
@@ -46,7 +46,6 @@ stamp "data preparation (background)"
     sets=(knmi bom-cscn rmi-qpe)
     for held in "${sets[@]}"; do
         km=3
-        [ "$held" = rmi-qpe ] && km=4
         train=()
         for s in "${sets[@]}"; do [ "$s" != "$held" ] && train+=("$work/$s.nc"); done
         python3 bench/make_loro_dataset.py "$work/loro-grid-without-$held.nc" "${train[@]}" \
