@@ -4,9 +4,10 @@
 # fine-tunings from it, scored on every start time of every real set.
 # Sections 1-6 of docs/skill.md scored the previous bundled model and recipes; rerun them with
 # `git checkout c456fd6 -- nowcast bench` in a scratch clone, then that commit's bench/skill.sh.
-# CPU budget on a 2-core AMD EPYC: ~2-5 min per leave-one-radar-out fine-tuning (3x), then one
-# `nowcast evaluate` per set with both models and both baselines on all start times; measured
-# beside other jobs: 42 min for KNMI (76 start times), 8 min for BOM (45), 5 min for RMI (23).
+# CPU budget: about 2 min per leave-one-radar-out fine-tuning (3x), then one `nowcast evaluate`
+# per set with both models and both baselines on all start times; the whole script took 19 min
+# alone on a 2-core Intel Xeon (2026-12-05; 42 min for KNMI alone beside other jobs before).
+# Run nothing else meanwhile: two torch jobs on 2 cores slow each other far more than 2x.
 # MAX_STARTS=12 scores 12 evenly spread start times per set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
