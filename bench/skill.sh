@@ -22,7 +22,7 @@ for s in "${sets[@]}"; do  # ingest each set once (bench/skill.py reads $out/<se
 done
 models=()
 for held in "${sets[@]}"; do
-    km=3  # the bundled model's working grid, for every held-out radar (section 7.4)
+    km=3  # the bundled model's working grid, for every held-out radar (section 7.6)
     train=()
     for s in "${sets[@]}"; do [ "$s" != "$held" ] && train+=("$out/$s.nc"); done
     python bench/make_loro_dataset.py "$out/loro-grid-without-$held.nc" "${train[@]}" \
