@@ -46,13 +46,14 @@ def _root(
 
 
 def _register() -> None:
-    from nowcast.cli import evaluate, forecast, info, ingest, train
+    from nowcast.cli import calibrate, evaluate, forecast, info, ingest, train
 
     app.command("ingest")(ingest.ingest_command)
     app.command("info")(info.info_command)
     app.command("train")(train.command)
     app.command("forecast")(forecast.command)
     app.command("evaluate")(evaluate.command)
+    app.command("calibrate")(calibrate.command)
 
 
 _register()

@@ -41,10 +41,10 @@ def persistence_factor(previous: np.ndarray, current: np.ndarray) -> float:
     return float(np.clip(np.sum(previous * current, dtype=np.float64) / power, 0.0, 1.0))
 
 
-def advected_detail(
+def moved_detail(
     frames: np.ndarray, velocity: torch.Tensor, factor: int, steps: int
-) -> np.ndarray:
-    """The last frame's sub-block detail, advected and damped for each lead.
+) -> tuple[np.ndarray, float]:
+    """The last frame's sub-block detail advected to each lead, undamped, and its ``rho``.
 
     Args:
         frames: Observed frames ``(T, ny, nx)`` in physical units, ``T >= 2``, NaN = no data.
@@ -53,13 +53,28 @@ def advected_detail(
         steps: Lead times.
 
     Returns:
-        ``(steps, ny, nx)`` float32 to add to the interpolated forecast (may be
-        negative; the caller clips the sum at zero).
+        ``(moved, rho)``: ``(steps, ny, nx)`` float32 detail (may be negative)
+        and the one-step persistence factor of the detail in ``[0, 1]``.
     """
     detail = torch.from_numpy(sub_block_detail(frames[-2:], factor))[:, None]  # (2, 1, ny, nx)
     disp = displacements(fine_velocity(velocity, factor, frames.shape[1:]), steps)
     previous = warp(detail[:1], disp[0])[0, 0].numpy()
     rho = persistence_factor(previous, detail[1, 0].numpy())
     moved = warp(detail[1:].expand(steps, -1, -1, -1), disp[:, 0])[:, 0].numpy()
+    return moved.astype(np.float32), rho
+
+
+def advected_detail(
+    frames: np.ndarray, velocity: torch.Tensor, factor: int, steps: int
+) -> np.ndarray:
+    """The last frame's sub-block detail, advected and damped by ``rho ** lead``.
+
+    Arguments as :func:`moved_detail`.
+
+    Returns:
+        ``(steps, ny, nx)`` float32 to add to the interpolated forecast (may be
+        negative; the caller clips the sum at zero).
+    """
+    moved, rho = moved_detail(frames, velocity, factor, steps)
     weights = rho ** np.arange(1, steps + 1, dtype=np.float32)
     return (moved * weights[:, None, None]).astype(np.float32)

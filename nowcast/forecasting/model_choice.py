@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from nowcast.errors import CheckpointError
+from nowcast.forecasting.blend import BlendWeights
 
 #: The bundled default model (package data; see docs/model-card.md).
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default" / "default.pt"
@@ -37,6 +38,7 @@ class LoadedModel:
     patch_size: int
     checkpoint: dict[str, Any]
     scale_km: float = 0.0
+    blend: BlendWeights | None = None
 
     @property
     def frame(self) -> str:
@@ -93,6 +95,7 @@ def load_model(path: Path, device: torch.device, frame: str | None = None) -> Lo
     ckpt = load_checkpoint(path)
     model, transform, info = model_from_checkpoint(ckpt, frame)
     model.to(device).eval()
+    settings = ckpt.get("forecast") or {}
     return LoadedModel(
         path=path,
         sha256=sha256_of(path),
@@ -105,5 +108,6 @@ def load_model(path: Path, device: torch.device, frame: str | None = None) -> Lo
         timestep_s=int(info["timestep_s"]),
         patch_size=int(info["patch_size"]),
         checkpoint=ckpt,
-        scale_km=float((ckpt.get("forecast") or {}).get("scale_km", 0.0)),
+        scale_km=float(settings.get("scale_km", 0.0)),
+        blend=BlendWeights.from_dict(settings["blend"]) if settings.get("blend") else None,
     )

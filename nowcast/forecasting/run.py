@@ -13,13 +13,14 @@ import torch
 
 from nowcast import __version__
 from nowcast.errors import InputError
-from nowcast.forecasting.detail import advected_detail
+from nowcast.forecasting.blend import Components, combine
+from nowcast.forecasting.detail import moved_detail
 from nowcast.forecasting.inputs import Observations, select_inputs
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
 from nowcast.io.writer import ForecastWriter
-from nowcast.motion import estimate_motion
+from nowcast.motion import displacements, estimate_motion, warp
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
 TILE_OVERLAP = 64
@@ -59,7 +60,7 @@ def check_variable(obs: Observations, loaded: LoadedModel) -> None:
         )
 
 
-def model_forecast(
+def forecast_components(
     loaded: LoadedModel,
     raw: np.ndarray,
     steps: int,
@@ -68,22 +69,19 @@ def model_forecast(
     tile: int = 768,
     on_tile: Callable[[int, int], Any] | None = None,
     factor: int = 1,
-) -> np.ndarray:
-    """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
+) -> Components:
+    """The parts of a forecast from observed frames ``raw`` ``(in_len, ny, nx)`` (physical units).
 
-    No coverage (NaN) enters the network as "no rain"; the output is >= 0 and
-    NaN wherever the last input frame has no coverage. With ``factor`` > 1 the
+    No coverage (NaN) enters the network as "no rain". With ``factor`` > 1 the
     network forecasts means of ``factor x factor`` blocks, interpolated back
     onto the input's grid (:mod:`nowcast.forecasting.scale`); a model in the
-    moving frame then also gets the advected sub-block detail back
-    (:mod:`nowcast.forecasting.detail`).
-
-    Returns:
-        ``(steps, ny, nx)`` float32 in the variable's units.
+    moving frame then also gets the advected sub-block detail
+    (:mod:`nowcast.forecasting.detail`). One motion fit serves the network,
+    the advected last frame and the detail.
     """
     work = block_mean(raw, factor)
     x = np.nan_to_num(np.asarray(loaded.transform.forward(work), dtype=np.float32), nan=0.0)
-    velocity = None  # one motion fit for the network and the detail (moving frame only)
+    velocity = None
     if loaded.frame == "lagrangian":
         velocity = estimate_motion(torch.from_numpy(x[None]).to(device))[0]
     y = predict(
@@ -97,11 +95,45 @@ def model_forecast(
         on_tile=on_tile,
         velocity=velocity,
     )
-    fields = np.maximum(np.asarray(loaded.transform.inverse(y), dtype=np.float32), 0.0)
-    fields = interpolate_back(fields, factor, raw.shape[1:])
+    last = torch.from_numpy(x[-1:]).expand(steps, -1, -1)
+    if velocity is not None:
+        disp = displacements(velocity[None].cpu(), steps)[:, 0]  # (steps, 2, by, bx)
+        last = warp(last[:, None], disp)[:, 0]
+
+    def physical(z: np.ndarray) -> np.ndarray:
+        fields = np.maximum(np.asarray(loaded.transform.inverse(z), dtype=np.float32), 0.0)
+        return interpolate_back(fields, factor, raw.shape[1:])
+
+    detail, rho = np.zeros((steps, *raw.shape[1:]), dtype=np.float32), 0.0
     if factor > 1 and velocity is not None and raw.shape[0] >= 2:
-        detail = advected_detail(raw, velocity[None].cpu(), factor, steps)
-        fields = np.maximum(fields + detail, 0.0)
+        detail, rho = moved_detail(raw, velocity[None].cpu(), factor, steps)
+    return Components(physical(last.numpy()), physical(y), detail, rho)
+
+
+def model_forecast(
+    loaded: LoadedModel,
+    raw: np.ndarray,
+    steps: int,
+    *,
+    device: torch.device,
+    tile: int = 768,
+    on_tile: Callable[[int, int], Any] | None = None,
+    factor: int = 1,
+) -> np.ndarray:
+    """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
+
+    The parts of :func:`forecast_components` are combined with the model's
+    calibrated blend weights when its checkpoint has them, else as network
+    plus damped detail (:mod:`nowcast.forecasting.blend`). The output is
+    >= 0 and NaN wherever the last input frame has no coverage.
+
+    Returns:
+        ``(steps, ny, nx)`` float32 in the variable's units.
+    """
+    parts = forecast_components(
+        loaded, raw, steps, device=device, tile=tile, on_tile=on_tile, factor=factor
+    )
+    fields = combine(parts, loaded.blend)
     fields[:, np.isnan(raw[-1])] = np.nan
     return fields
 

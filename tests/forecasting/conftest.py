@@ -47,6 +47,7 @@ def write_checkpoint(
     data_file: Path | None = None,
     test_period: tuple[str, str] | None = None,
     seed: int = 0,
+    model_options: dict | None = None,
 ) -> Path:
     """Save an inference checkpoint with seeded random weights; return ``path``.
 
@@ -58,10 +59,16 @@ def write_checkpoint(
         data_file: Training data file recorded in the split section.
         test_period: ``(start, end)`` UTC ISO times of the test split.
         seed: Seed of the random weights.
+        model_options: Overrides of the model section (e.g. ``{"residual": True}``).
     """
     config = tiny_config(variable, model)
+    if model_options:
+        config = merge(config, {"model": model_options})
     torch.manual_seed(seed)
     net = build_model(config.model)
+    if config.model.residual:  # a trained residual model changes the frames; a new one does not
+        for param in net.output.parameters():
+            torch.nn.init.normal_(param, std=0.05)
     start, end = test_period or (None, None)
     data = {
         "variable": variable,
