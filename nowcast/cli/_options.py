@@ -25,3 +25,12 @@ Frame = Annotated[
         "growth and decay, its output is advected). Default: the model's own.",
     ),
 ]
+ModelSpec = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Checkpoint file or run directory; 'default' = the bundled model. "
+        "Default: the newest run under runs/, else the bundled model.",
+    ),
+]

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from nowcast.cli import _console
-from nowcast.cli._options import ScaleKm
+from nowcast.cli._options import ModelSpec, ScaleKm
 
 EPILOG = """Examples:
 
@@ -31,15 +31,7 @@ def command(
         Path,
         typer.Option("--output", "-o", help="The calibrated checkpoint to write.", dir_okay=False),
     ],
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Checkpoint file or run directory; 'default' = the bundled model. "
-            "Default: the newest run under runs/, else the bundled model.",
-        ),
-    ] = None,
+    model: ModelSpec = None,
     max_starts: Annotated[
         int,
         typer.Option(help="Start times per file, evenly spread (0 = all).", min=0),

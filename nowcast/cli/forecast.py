@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nowcast.cli import _console
-from nowcast.cli._options import Frame, ScaleKm
+from nowcast.cli._options import Frame, ModelSpec, ScaleKm
 from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
@@ -32,15 +32,7 @@ def command(
     steps: Annotated[
         int, typer.Option("--steps", "-n", help="Lead times to forecast.", min=1)
     ] = 12,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Checkpoint file or run directory; 'default' = the bundled model. "
-            "Default: the newest run under runs/, else the bundled model.",
-        ),
-    ] = None,
+    model: ModelSpec = None,
     output: Annotated[
         Path | None,
         typer.Option(

@@ -20,7 +20,7 @@ from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
 from nowcast.io.writer import ForecastWriter
-from nowcast.motion import displacements, estimate_motion, warp
+from nowcast.motion import displacements, estimate_motion, from_lagrangian
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
 TILE_OVERLAP = 64
@@ -96,9 +96,9 @@ def forecast_components(
         velocity=velocity,
     )
     last = torch.from_numpy(x[-1:]).expand(steps, -1, -1)
-    if velocity is not None:
-        disp = displacements(velocity[None].cpu(), steps)[:, 0]  # (steps, 2, by, bx)
-        last = warp(last[:, None], disp)[:, 0]
+    if velocity is not None:  # the model's own zero change: the last frame carried along
+        disp = displacements(velocity[None].cpu(), steps)
+        last = from_lagrangian(last[None, :, None], disp)[0, :, 0]
 
     def physical(z: np.ndarray) -> np.ndarray:
         fields = np.maximum(np.asarray(loaded.transform.inverse(z), dtype=np.float32), 0.0)
