@@ -62,19 +62,3 @@ def moved_detail(
     rho = persistence_factor(previous, detail[1, 0].numpy())
     moved = warp(detail[1:].expand(steps, -1, -1, -1), disp[:, 0])[:, 0].numpy()
     return moved.astype(np.float32), rho
-
-
-def advected_detail(
-    frames: np.ndarray, velocity: torch.Tensor, factor: int, steps: int
-) -> np.ndarray:
-    """The last frame's sub-block detail, advected and damped by ``rho ** lead``.
-
-    Arguments as :func:`moved_detail`.
-
-    Returns:
-        ``(steps, ny, nx)`` float32 to add to the interpolated forecast (may be
-        negative; the caller clips the sum at zero).
-    """
-    moved, rho = moved_detail(frames, velocity, factor, steps)
-    weights = rho ** np.arange(1, steps + 1, dtype=np.float32)
-    return (moved * weights[:, None, None]).astype(np.float32)

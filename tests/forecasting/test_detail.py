@@ -1,4 +1,4 @@
-"""The sub-block detail of a working grid, advected and damped (nowcast.forecasting.detail)."""
+"""The sub-block detail of a working grid, advected along the motion (forecasting.detail)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nowcast.forecasting.detail import (
-    advected_detail,
     fine_velocity,
+    moved_detail,
     persistence_factor,
     sub_block_detail,
 )
@@ -47,12 +47,24 @@ def test_fine_velocity_counts_pixels_not_blocks() -> None:
 def test_steady_detail_is_kept_and_moves_with_the_rain() -> None:
     frames = np.zeros((2, 12, 12), dtype=np.float32)
     frames[:, 4, 4] = 9.0  # the same core in both frames: rho = 1 without motion
-    still = advected_detail(frames, torch.zeros(1, 2, 4, 4), 3, 3)
+    still, rho = moved_detail(frames, torch.zeros(1, 2, 4, 4), 3, 3)
     assert still.shape == (3, 12, 12)
+    assert still.dtype == np.float32
+    assert rho == pytest.approx(1.0)
     for lead in range(3):
         np.testing.assert_allclose(still[lead], sub_block_detail(frames[-1:], 3)[0], atol=1e-5)
     east = torch.zeros(1, 2, 4, 4)
     east[:, 0] = 1.0 / 3.0  # one pixel per step to the east
     frames[0] = np.roll(frames[1], -1, axis=1)  # it came from one pixel to the west
-    moved = advected_detail(frames, east, 3, 2)
+    moved, rho = moved_detail(frames, east, 3, 2)
+    assert rho > 0.9  # the moved core still predicts the next frame (up to interpolation)
     assert np.unravel_index(np.argmax(moved[1]), moved[1].shape) == (4, 6)
+
+
+def test_fading_detail_has_a_small_rho_but_is_moved_undamped() -> None:
+    frames = np.zeros((2, 12, 12), dtype=np.float32)
+    frames[0, 4, 4] = 9.0
+    frames[1, 4, 4] = 4.5  # the core halved in one step: rho = 0.5
+    moved, rho = moved_detail(frames, torch.zeros(1, 2, 4, 4), 3, 2)
+    assert rho == pytest.approx(0.5)
+    np.testing.assert_allclose(moved[1], sub_block_detail(frames[-1:], 3)[0], atol=1e-5)
