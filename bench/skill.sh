@@ -4,9 +4,9 @@
 # fine-tunings from it, scored on every start time of every real set.
 # Sections 1-6 of docs/skill.md scored the previous bundled model and recipes; rerun them with
 # `git checkout c456fd6 -- nowcast bench` in a scratch clone, then that commit's bench/skill.sh.
-# CPU budget: about 2 min per leave-one-radar-out fine-tuning (3x), then one `nowcast evaluate`
-# per set with both models and both baselines on all start times; the whole script took 19 min
-# alone on a 2-core Intel Xeon (2026-12-05; 42 min for KNMI alone beside other jobs before).
+# CPU budget: about 2 min per leave-one-radar-out fine-tuning (3x) and its calibration, then one
+# `nowcast evaluate` per set with the models and both baselines on all start times; see
+# docs/skill.md section 7.7 for the time the whole script took last.
 # Run nothing else meanwhile: two torch jobs on 2 cores slow each other far more than 2x.
 # MAX_STARTS=12 scores 12 evenly spread start times per set.
 set -euo pipefail
@@ -33,8 +33,15 @@ for held in "${sets[@]}"; do
     mkdir -p "$out/models/loro-$held"
     python -c "import sys; from pathlib import Path; from nowcast.training.checkpoint import \
 export_for_inference as e; e(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], float(sys.argv[4]))" \
-        "$out/runs/loro-residual-$held/best.pt" "$out/models/loro-$held/best.pt" \
+        "$out/runs/loro-residual-$held/best.pt" "$out/models/loro-$held/uncalibrated.pt" \
         "leave-one-radar-out without $held (bench/skill.sh)" "$km"
+    # Per-lead blend weights fitted on the two training radars' own grids, never the held-out one
+    # (docs/skill.md section 7.7); the calibrated copy is the scored model, the other its control.
+    cal=()
+    for s in "${sets[@]}"; do [ "$s" != "$held" ] && cal+=("$out/$s.nc"); done
+    nowcast calibrate "${cal[@]}" --model "$out/models/loro-$held/uncalibrated.pt" \
+        --max-starts 12 --output "$out/models/loro-$held/best.pt" --overwrite
+    models+=(--model "$held=$out/models/loro-$held/uncalibrated.pt")
     models+=(--model "$held=$out/models/loro-$held")
 done
 python bench/skill.py --model default "${models[@]}" --max-starts "$starts" --out "$out" \
