@@ -184,6 +184,7 @@ def write_forecast(
         "nowcast_timestep_seconds": np.int32(obs.timestep_s),
         "nowcast_block_pixels": np.int32(factor),
         "nowcast_model_frame": loaded.frame,
+        "nowcast_calibrated": np.int32(loaded.blend is not None),
     }
     with ForecastWriter(
         output,

@@ -52,6 +52,7 @@ def model_method(
         "checkpoint_sha256": loaded.sha256,
         "block_pixels": factor,
         "frame": loaded.frame,
+        "calibrated": loaded.blend is not None,
     }
     return Method(label, predict, loaded.in_len, provenance)
 

@@ -63,6 +63,7 @@ def test_calibrated_copy_holds_the_weights_and_forecasts_use_them(
     assert _run(*args, "-m", out).exit_code == 0
     with xr.open_dataset(fc_out) as fc:
         forecast = fc["rainfall_rate"].values
+        assert int(fc.attrs["nowcast_calibrated"]) == 1
     loaded = load_model(out, CPU)
     obs = load_observations([str(obs_file)])
     parts = forecast_components(loaded, obs.read(np.arange(8, 12)), 4, device=CPU, factor=2)

@@ -309,6 +309,7 @@ def test_frame_option_runs_any_model_in_the_moving_frame(obs_file: Path, ckpt_di
     with xr.open_dataset(outs["eulerian"]) as fixed, xr.open_dataset(outs["lagrangian"]) as moving:
         assert fixed.attrs["nowcast_model_frame"] == "eulerian"
         assert moving.attrs["nowcast_model_frame"] == "lagrangian"
+        assert int(moving.attrs["nowcast_calibrated"]) == 0
         assert int(moving.attrs["nowcast_block_pixels"]) == 2
         np.testing.assert_array_equal(
             np.isnan(fixed["rainfall_rate"].values), np.isnan(moving["rainfall_rate"].values)

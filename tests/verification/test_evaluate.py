@@ -133,6 +133,7 @@ def test_summary_json_records_provenance(folder: Path, report: EvaluateResult) -
         "checkpoint_sha256": sha256_of(folder / "rain.pt"),
         "block_pixels": 1,
         "frame": "eulerian",
+        "calibrated": False,
     }
     assert baseline == {"name": "persistence", "in_len": 1}
     assert summary["n_start_times"] == 9
