@@ -8,11 +8,12 @@
 # `nowcast evaluate` per set with the models and both baselines on all start times; see
 # docs/skill.md section 7.7 for the time the whole script took last.
 # Run nothing else meanwhile: two torch jobs on 2 cores slow each other far more than 2x.
-# MAX_STARTS=12 scores 12 evenly spread start times per set.
+# MAX_STARTS=12 scores 12 evenly spread start times per set; SEED=1 fine-tunes with another seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/skill}"
 starts="${MAX_STARTS:-0}"
+seed="${SEED:-0}"
 mkdir -p "$out"
 [ -f nowcast/models/default/default.pt ] || { echo "no bundled model: see docs/model-card.md"; exit 1; }
 data="${NOWCAST_DATA_DIR:-../shared/data}"
@@ -29,7 +30,8 @@ for held in "${sets[@]}"; do
         --block-km "$km" --overwrite
     rm -rf "$out/runs/loro-residual-$held" "$out/models/loro-$held"
     nowcast train "$out/loro-grid-without-$held.nc" --config bench/loro_residual.toml \
-        --init nowcast/models/default/default.pt --run-dir "$out/runs/loro-residual-$held"
+        --init nowcast/models/default/default.pt --run-dir "$out/runs/loro-residual-$held" \
+        --seed "$seed"
     mkdir -p "$out/models/loro-$held"
     python -c "import sys; from pathlib import Path; from nowcast.training.checkpoint import \
 export_for_inference as e; e(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], float(sys.argv[4]))" \
