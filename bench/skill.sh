@@ -39,9 +39,7 @@ export_for_inference as e; e(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], 
         "leave-one-radar-out without $held (bench/skill.sh)" "$km"
     # Per-lead blend weights fitted on the two training radars' own grids, never the held-out one
     # (docs/skill.md section 7.7); the calibrated copy is the scored model, the other its control.
-    cal=()
-    for s in "${sets[@]}"; do [ "$s" != "$held" ] && cal+=("$out/$s.nc"); done
-    nowcast calibrate "${cal[@]}" --model "$out/models/loro-$held/uncalibrated.pt" \
+    nowcast calibrate "${train[@]}" --model "$out/models/loro-$held/uncalibrated.pt" \
         --max-starts 12 --output "$out/models/loro-$held/best.pt" --overwrite
     models+=(--model "$held=$out/models/loro-$held/uncalibrated.pt")
     models+=(--model "$held=$out/models/loro-$held")
