@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from nowcast.cli import app
 

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from nowcast.cli import app
 from nowcast.forecasting import model_choice
