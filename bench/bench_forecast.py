@@ -5,7 +5,7 @@ A 12-step forecast from 5 input frames is made on two grids:
 - ``knmi``: 765 x 700, five real KNMI frames (05:20-05:40 UTC, the wettest part
   of the shared sequence), ingested to a temporary canonical file and read
   back with :func:`nowcast.forecasting.inputs.load_observations`;
-- ``large``: 2200 x 1900, five frames of :func:`nowcast.io.synthetic.synthetic_rain`.
+- ``large``: 2200 x 1900, five frames of :func:`nowcast.synthetic.generate.synthetic_rain`.
 
 On each grid the model path of ``nowcast forecast``
 (:func:`nowcast.forecasting.run.model_forecast`: intensity transform, tiled
@@ -69,7 +69,7 @@ def prepare_inputs(workdir: Path, large: bool) -> dict[str, Path]:
     command's reader, as ``nowcast forecast canonical.nc`` would read them.
     """
     from nowcast.forecasting.inputs import load_observations
-    from nowcast.io.ingest import ingest
+    from nowcast.io.ingest.pipeline import ingest
 
     canonical = workdir / "knmi.nc"
     ingest([str(DATA_DIR / "radar" / "knmi" / name) for name in KNMI_FILES], canonical)
@@ -77,7 +77,7 @@ def prepare_inputs(workdir: Path, large: bool) -> dict[str, Path]:
     paths = {"knmi": workdir / "knmi.npy"}
     np.save(paths["knmi"], obs.read(np.arange(len(obs.times))))
     if large:
-        from nowcast.io.synthetic import synthetic_rain
+        from nowcast.synthetic.generate import synthetic_rain
 
         start = time.perf_counter()
         frames = synthetic_rain(IN_LEN, LARGE_SHAPE, seed=3)

@@ -4,9 +4,9 @@ For each radar set (KNMI HDF5, BOM Rainfields NetCDF, RMI ODIM_H5) three ways
 of reading the same files are timed side by side in one run:
 
 - ``nowcast ingest``: the whole pipeline, read every file and write the
-  canonical CF NetCDF file (:func:`nowcast.io.ingest.ingest`);
+  canonical CF NetCDF file (:func:`nowcast.io.ingest.pipeline.ingest`);
 - ``nowcast read``: the nowcast readers alone, frames streamed and dropped
-  (:func:`nowcast.io.ingest.read_frames`), the part comparable with pySTEPS;
+  (:func:`nowcast.io.ingest.pipeline.read_frames`), the part comparable with pySTEPS;
 - ``pySTEPS importer``: ``import_knmi_hdf5``, ``import_bom_rf3`` or
   ``import_odim_hdf5`` per file, the frames stacked into one array as
   ``pysteps.io.read_timeseries`` does (without its second read of the first file).
@@ -69,7 +69,7 @@ class _Clock:
 
 
 def _nowcast_ingest(files: list[Path], clock: _Clock) -> int:
-    from nowcast.io.ingest import ingest
+    from nowcast.io.ingest.pipeline import ingest
 
     with tempfile.TemporaryDirectory() as tmp:
         summary = ingest([str(p) for p in files], Path(tmp) / "canonical.nc", on_file=clock.tick)
@@ -77,7 +77,7 @@ def _nowcast_ingest(files: list[Path], clock: _Clock) -> int:
 
 
 def _nowcast_read(files: list[Path], clock: _Clock) -> int:
-    from nowcast.io.ingest import read_frames
+    from nowcast.io.ingest.pipeline import read_frames
 
     return sum(1 for _ in read_frames(files, on_file=clock.tick))
 
@@ -101,11 +101,11 @@ def _prepare_imports(method: str) -> None:
         if method == "pysteps":
             import pysteps.io.importers  # noqa: F401
         else:  # the reader modules too: pySTEPS' importers module imports h5py, netCDF4, pyproj
-            import nowcast.io.cf_netcdf  # noqa: F401
-            import nowcast.io.ingest  # noqa: F401
-            import nowcast.io.knmi  # noqa: F401
-            import nowcast.io.odim  # noqa: F401
-            import nowcast.io.writer  # noqa: F401
+            import nowcast.io.ingest.pipeline  # noqa: F401
+            import nowcast.io.readers.cf.reader  # noqa: F401
+            import nowcast.io.readers.knmi  # noqa: F401
+            import nowcast.io.readers.odim  # noqa: F401
+            import nowcast.io.writers  # noqa: F401
 
 
 def child(method: str, name: str, limit: int) -> dict[str, float]:

@@ -25,7 +25,7 @@ import numpy as np
 from nowcast.forecasting.scale import block_factor, block_mean
 from nowcast.io.canonical import CanonicalFile, open_canonical
 from nowcast.io.grid import Grid
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.writers import CanonicalWriter
 
 NOMINAL_STEP_S = 300
 

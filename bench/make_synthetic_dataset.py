@@ -3,7 +3,7 @@
     python bench/make_synthetic_dataset.py OUT.nc [--sequences 60] [--frames 40] [--size 128]
         [--seed 1000] [--lifetime-scale 1]
 
-Each sequence is an independent run of :func:`nowcast.io.synthetic.synthetic_rain`
+Each sequence is an independent run of :func:`nowcast.synthetic.generate.synthetic_rain`
 with its own seed, grid spacing (0.5-2 km) and cadence (5, 10 or 15 minutes),
 so the network sees the range of pixel displacements per step that real radars
 of 0.5-2 km and 5-15 minute cadence produce. The frames are written on one
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nowcast.io.synthetic import synthetic_grid, synthetic_rain
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.writers import CanonicalWriter
+from nowcast.synthetic.generate import synthetic_grid, synthetic_rain
 
 PIXEL_KM = (0.5, 1.0, 1.0, 2.0)
 CADENCE_S = (300, 300, 600, 900)

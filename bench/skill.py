@@ -20,7 +20,7 @@ import argparse
 import os
 from pathlib import Path
 
-from nowcast.io.ingest import ingest
+from nowcast.io.ingest.pipeline import ingest
 from nowcast.verification.evaluate import EvaluateRequest, run_evaluation
 
 SETS = ("knmi", "bom-cscn", "rmi-qpe")

@@ -33,3 +33,12 @@ class OutputExistsError(NowcastError):
 
 class TrainingDivergedError(NowcastError):
     """The training loss became NaN or infinite."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when the message is empty.
+
+    h5py, netCDF4 and torch errors can run to many lines; a user-facing message quotes one.
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nowcast.io.chunks import exact_zlib
-from nowcast.io.ingest import ingest
-from nowcast.io.odim_write import write_odim
-from nowcast.io.synthetic import synthetic_frames
+from nowcast.io.ingest.pipeline import ingest
+from nowcast.io.writers.chunks import exact_zlib
+from nowcast.synthetic.generate import synthetic_frames
+from nowcast.synthetic.odim_write import write_odim
 
 HERE = Path(__file__).resolve().parent
 FRAMES = 72

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.table import Table
 
-from nowcast.io.summary import DatasetSummary
+from nowcast.io.ingest.summary import DatasetSummary
 
 
 def _fmt_time(t: np.datetime64) -> str:

@@ -55,7 +55,7 @@ def command(
     from nowcast.forecasting.calibrate import calibrate, write_calibrated
     from nowcast.forecasting.inputs import load_observations
     from nowcast.forecasting.model_choice import load_model, resolve_model
-    from nowcast.io.atomic import check_output
+    from nowcast.io.writers.atomic import check_output
     from nowcast.training.runtime import select_device
 
     check_output(output, overwrite)

@@ -9,7 +9,7 @@ import typer
 
 from nowcast.cli import _console
 from nowcast.cli._summary import summary_table
-from nowcast.io.summary import summarize
+from nowcast.io.ingest.summary import summarize
 
 
 @_console.handle_errors

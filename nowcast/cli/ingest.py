@@ -9,8 +9,8 @@ import typer
 
 from nowcast.cli import _console
 from nowcast.cli._summary import summary_table
-from nowcast.io.ingest import ingest
-from nowcast.io.readers import READERS, ReaderOptions
+from nowcast.io.ingest.pipeline import ingest
+from nowcast.io.readers.registry import READERS, ReaderOptions
 
 EPILOG = """Examples:
 

@@ -149,7 +149,7 @@ def split_by_sequence(
     Returns:
         ``{"train", "val", "test"}`` -> the rows of ``starts`` in each split.
     """
-    from nowcast.io.moving_mnist import block_sizes
+    from nowcast.io.readers.moving_mnist import block_sizes
 
     _check_fractions(fractions)
     sequence_ids = np.asarray(sequence_ids)

@@ -16,8 +16,8 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.io.canonical import open_canonical
 from nowcast.io.grid import Grid
-from nowcast.io.ingest import expand_sources, read_frames
-from nowcast.io.readers import ReaderOptions
+from nowcast.io.ingest.pipeline import expand_sources, read_frames
+from nowcast.io.readers.registry import ReaderOptions
 
 
 @dataclass

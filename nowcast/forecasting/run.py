@@ -19,7 +19,7 @@ from nowcast.forecasting.inputs import Observations, select_inputs
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
-from nowcast.io.writer import ForecastWriter
+from nowcast.io.writers import ForecastWriter
 from nowcast.motion import displacements, estimate_motion, from_lagrangian
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
@@ -225,7 +225,7 @@ def run_forecast(
     takes the model's own, 0 the data's grid.
     """
     check_variable(obs, loaded)
-    from nowcast.io.atomic import check_output
+    from nowcast.io.writers.atomic import check_output
 
     check_output(output, overwrite)
     factor = working_factor(obs.grid, scale_km, loaded.scale_km)

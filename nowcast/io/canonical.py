@@ -1,6 +1,6 @@
 """The canonical dataset: the one file every later stage reads.
 
-Contract (written by :class:`nowcast.io.writer.CanonicalWriter`, checked by
+Contract (written by :class:`nowcast.io.writers.CanonicalWriter`, checked by
 :func:`open_canonical`):
 
 ==========================  =====================================================

@@ -34,8 +34,8 @@ from pyproj.crs.datum import CustomEllipsoid
 from pyproj.exceptions import CRSError
 
 from nowcast.errors import InputError
-from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Grid
+from nowcast.io.readers.cache import SeriesCache
 
 #: CF Appendix F attributes kept from ``pyproj.CRS.to_cf()`` (besides
 #: ``grid_mapping_name`` and ``crs_wkt``). Descriptive names are kept only when

@@ -50,7 +50,7 @@ from torch import nn
 from nowcast import __version__
 from nowcast.config import ModelConfig, RunConfig, check_frame, merge
 from nowcast.errors import CheckpointError, ConfigError, NowcastError
-from nowcast.io.atomic import commit, discard, temporary_path
+from nowcast.io.writers.atomic import commit, discard, temporary_path
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "nowcast_version", "config", "model", "state_dict", "data")

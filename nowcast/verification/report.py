@@ -3,7 +3,7 @@
 Rows are plain dicts of Python scalars, ready for :func:`write_csv`, a
 DataFrame or a rich table. NaN means "undefined" (a zero denominator or no
 data); it is written as an empty CSV field and as ``null`` in JSON.
-Both writers are atomic (:mod:`nowcast.io.atomic`): they write a temporary
+Both writers are atomic (:mod:`nowcast.io.writers.atomic`): they write a temporary
 file in the target folder and rename it into place, so a reader never sees
 half a file.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nowcast.io import atomic
+from nowcast.io.writers import atomic
 from nowcast.verification.categorical import SCORE_NAMES, ContingencyTable
 from nowcast.verification.continuous import ContinuousScores, FrameScores
 from nowcast.verification.fss import FractionsSkillScore

@@ -18,7 +18,7 @@ import torch
 from nowcast.config import RunConfig, merge
 from nowcast.data.transforms import make_transform
 from nowcast.io.grid import Grid
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.writers import CanonicalWriter
 from nowcast.models import build_model
 from nowcast.presets import apply_preset
 from nowcast.training.checkpoint import make_header, save_checkpoint

@@ -18,9 +18,9 @@ from nowcast.cli import app
 from nowcast.forecasting import model_choice
 from nowcast.forecasting import run as forecasting_run
 from nowcast.forecasting.model_choice import sha256_of
-from nowcast.io.odim_write import write_odim
 from nowcast.models import encoder_forecaster
 from nowcast.motion import estimate_motion
+from nowcast.synthetic.odim_write import write_odim
 from tests.forecasting.conftest import T0, rain_stack, write_canonical
 
 REPO = Path(__file__).resolve().parents[2]

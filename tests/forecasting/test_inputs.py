@@ -9,7 +9,7 @@ import pytest
 
 from nowcast.errors import InputError
 from nowcast.forecasting.inputs import load_observations, select_inputs
-from nowcast.io.odim_write import write_odim
+from nowcast.synthetic.odim_write import write_odim
 from tests.forecasting.conftest import STEP_S, T0, rain_stack, write_canonical
 from tests.helpers import laea_grid
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from nowcast.errors import InputError
-from nowcast.io.cf_netcdf import CfNetcdfReader, depth_factor, length_factor, rate_factor
 from nowcast.io.grid import Frame
-from nowcast.io.odim import OdimReader
-from nowcast.io.odim_write import write_odim
 from nowcast.io.projection import latlon, north_up_grid, unproject
-from nowcast.io.readers import ReaderOptions, detect_reader
+from nowcast.io.readers.cf.reader import CfNetcdfReader, depth_factor, length_factor, rate_factor
+from nowcast.io.readers.odim import OdimReader
+from nowcast.io.readers.registry import ReaderOptions, detect_reader
+from nowcast.synthetic.odim_write import write_odim
 from tests.helpers import frame_stats
 
 T0 = np.datetime64("2024-06-01T12:00:00", "s")

@@ -11,10 +11,10 @@ import pytest
 
 from nowcast.errors import CanonicalDataError, InputError, OutputExistsError
 from nowcast.io.canonical import open_canonical
-from nowcast.io.ingest import expand_sources, ingest, read_frames
-from nowcast.io.odim_write import write_odim
-from nowcast.io.readers import detect_reader
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.ingest.pipeline import expand_sources, ingest, read_frames
+from nowcast.io.readers.registry import detect_reader
+from nowcast.io.writers import CanonicalWriter
+from nowcast.synthetic.odim_write import write_odim
 from tests.helpers import laea_grid, rain_frames
 
 
@@ -152,7 +152,7 @@ def test_reader_is_reused_and_other_formats_still_detected(tmp_path: Path, monke
         detected.append(Path(path).name)
         return detect_reader(path, options)
 
-    monkeypatch.setattr("nowcast.io.ingest_sources.detect_reader", counting)
+    monkeypatch.setattr("nowcast.io.ingest.sources.detect_reader", counting)
     frames = list(read_frames([*odim, cf_file, odim[0]]))
     assert [f.extra["quantity"] for f in frames] == ["RATE"] * 3 + ["rainfall_rate"] * 2 + ["RATE"]
     assert detected == [odim[0].name, cf_file.name, odim[0].name]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from nowcast.errors import InputError
-from nowcast.io.cf_netcdf import CfNetcdfReader
 from nowcast.io.grid import Frame
-from nowcast.io.knmi import KnmiReader, knmi_datetime, parse_calibration
-from nowcast.io.odim import OdimReader
 from nowcast.io.projection import latlon, unproject
-from nowcast.io.readers import ReaderOptions, detect_reader
+from nowcast.io.readers.cf.reader import CfNetcdfReader
+from nowcast.io.readers.knmi import KnmiReader, knmi_datetime, parse_calibration
+from nowcast.io.readers.odim import OdimReader
+from nowcast.io.readers.registry import ReaderOptions, detect_reader
 from tests.helpers import frame_stats
 
 KNMI_PROJ4 = "+proj=stere +lat_0=90 +lon_0=0.0 +lat_ts=60.0 +a=6378.137 +b=6356.752 +x_0=0 +y_0=0"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nowcast.errors import ConfigError, InputError
-from nowcast.io import moving_mnist
-from nowcast.io.moving_mnist import (
+from nowcast.io.readers import moving_mnist
+from nowcast.io.readers.moving_mnist import (
     EPOCH,
     MnistIdxReader,
     MovingMnistNpyReader,
@@ -22,7 +22,7 @@ from nowcast.io.moving_mnist import (
     sequence_times,
     split_digit_pool,
 )
-from nowcast.io.readers import ReaderOptions, get_reader
+from nowcast.io.readers.registry import ReaderOptions, get_reader
 
 STEP = np.timedelta64(300, "s")
 

@@ -12,8 +12,9 @@ import pytest
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.knmi import KnmiReader
-from nowcast.io.odim import (
+from nowcast.io.projection import latlon, north_up_grid, unproject
+from nowcast.io.readers.knmi import KnmiReader
+from nowcast.io.readers.odim import (
     OdimReader,
     _decode,
     _float_rate,
@@ -22,10 +23,9 @@ from nowcast.io.odim import (
     attr_text,
     decode_elementwise,
 )
-from nowcast.io.odim_write import write_odim
-from nowcast.io.projection import latlon, north_up_grid, unproject
-from nowcast.io.readers import ReaderOptions, detect_reader
-from nowcast.io.zr import dbz_to_rate, rate_to_dbz
+from nowcast.io.readers.registry import ReaderOptions, detect_reader
+from nowcast.io.readers.zr import dbz_to_rate, rate_to_dbz
+from nowcast.synthetic.odim_write import write_odim
 from tests.helpers import frame_stats
 
 LAEA = "+proj=laea +lat_0=55 +lon_0=10 +x_0=1950000 +y_0=-2100000 +ellps=WGS84 +units=m"

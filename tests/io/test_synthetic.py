@@ -9,15 +9,15 @@ import pytest
 from pyproj import CRS, Transformer
 
 from nowcast.errors import ConfigError
-from nowcast.io.synthetic import (
+from nowcast.synthetic.generate import (
     PROJ4,
     synthetic_frames,
     synthetic_grid,
     synthetic_params,
     synthetic_rain,
 )
-from nowcast.io.synthetic_model import RainModel
-from nowcast.io.synthetic_texture import Texture
+from nowcast.synthetic.model import RainModel
+from nowcast.synthetic.texture import Texture
 
 SHAPE = (96, 96)
 

@@ -14,11 +14,11 @@ import pytest
 import xarray as xr
 
 from nowcast.errors import OutputExistsError
-from nowcast.io import chunks as chunks_module
 from nowcast.io.canonical import open_canonical
-from nowcast.io.chunks import chunk_blocks, compress_frame
 from nowcast.io.projection import latlon
-from nowcast.io.writer import CanonicalWriter, ForecastWriter
+from nowcast.io.writers import CanonicalWriter, ForecastWriter
+from nowcast.io.writers import chunks as chunks_module
+from nowcast.io.writers.chunks import chunk_blocks, compress_frame
 from tests.helpers import laea_grid, rain_frames
 
 COORDS = ("x", "y", "x_bnds", "y_bnds", "lat", "lon", "time")

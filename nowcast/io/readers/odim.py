@@ -11,7 +11,7 @@ the best rain quantity of each ``datasetN`` into a rain-rate frame:
 * physical value = raw * gain + offset; raw == ``nodata`` -> NaN;
   raw == ``undetect`` -> 0 mm h-1;
 * ``RATE`` is mm h-1; ``ACRR`` (mm) is divided by its accumulation window;
-  reflectivities (dBZ) go through Z-R (:mod:`nowcast.io.zr`);
+  reflectivities (dBZ) go through Z-R (:mod:`nowcast.io.readers.zr`);
 * the grid comes from ``/where`` overridden by ``datasetN/where``.
 
 See ``docs/data-formats.md`` for the full rules.
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,18 @@ import numpy as np
 
 from nowcast.errors import InputError
 from nowcast.io import cf
-from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Frame, Grid
 from nowcast.io.projection import metres_proj4, north_up_grid, project
-from nowcast.io.readers import ReaderOptions
-from nowcast.io.zr import dbz_to_rate
+from nowcast.io.readers.cache import SeriesCache
+from nowcast.io.readers.hdf5 import (
+    attr_float,
+    attr_text,
+    decode_elementwise,
+    hdf5_errors,
+    looks_like_hdf5,
+)
+from nowcast.io.readers.registry import ReaderOptions
+from nowcast.io.readers.zr import dbz_to_rate
 
 #: Rain quantities this reader understands, best first.
 QUANTITY_PREFERENCE = ("RATE", "ACRR", "DBZH", "TH", "DBZ")
@@ -47,57 +53,6 @@ _DATASET = re.compile(r"dataset(\d+)")
 _DATA = re.compile(r"data(\d+)")
 
 Attrs = Mapping[str, Any]
-
-
-# --- attribute normalisation (also used by nowcast.io.knmi) -------------------
-
-
-def attr_text(value: Any) -> str:
-    """An HDF5 attribute as ``str``: bytes, str, numpy scalar or 1-element array.
-
-    Fixed-length C strings may carry trailing NULs; they are cut off.
-    """
-    if isinstance(value, np.ndarray):
-        if value.size != 1:
-            raise ValueError(f"expected one value, got {value.size}")
-        value = value.reshape(-1)[0]
-    if isinstance(value, (bytes, np.bytes_)):
-        value = bytes(value).split(b"\0", 1)[0].decode("utf-8", "replace")
-    return str(value).strip()
-
-
-def attr_float(value: Any) -> float:
-    """An HDF5 attribute as ``float`` (numbers, numeric strings, 1-element arrays)."""
-    if isinstance(value, np.ndarray):
-        if value.size != 1:
-            raise ValueError(f"expected one value, got {value.size}")
-        value = value.reshape(-1)[0]
-    if isinstance(value, (bytes, np.bytes_, str)):
-        return float(attr_text(value))
-    return float(value)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception message (h5py/netCDF errors can be long)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-@contextmanager
-def hdf5_errors(path: Path) -> Iterator[None]:
-    """Turn h5py/HDF5 failures (truncated, corrupt, not HDF5) into one-line InputErrors."""
-    try:
-        yield
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise InputError(f"{path}: unreadable HDF5 file ({first_line(exc)})") from None
-
-
-def looks_like_hdf5(path: Path) -> bool:
-    """True when ``path`` is a file with an HDF5 signature (never raises)."""
-    try:
-        return Path(path).is_file() and bool(h5py.is_hdf5(str(path)))
-    except Exception:  # noqa: BLE001 - sniffing must never raise
-        return False
 
 
 # --- ODIM metadata ------------------------------------------------------------
@@ -275,23 +230,6 @@ def _accumulation_seconds(h5: h5py.File, src: _Source) -> float:
         f"ACRR in {src.dataset} has no accumulation window "
         "(need datasetN/what start/end date+time or how/startepochs+endepochs)"
     )
-
-
-def decode_elementwise(raw: np.ndarray, decode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``decode(raw)`` for a ``decode`` that treats every value on its own.
-
-    8- and 16-bit integer images go through a lookup table: every possible
-    code is decoded once (256 or 65536 values) and each pixel is one table
-    look-up, which gives the very values ``decode(raw)`` gives at a fraction
-    of the cost of decoding every pixel in float64. Other types are decoded
-    directly.
-    """
-    if raw.dtype.kind in "ui" and raw.dtype.itemsize <= 2:
-        info = np.iinfo(raw.dtype)
-        table = decode(np.arange(info.min, info.max + 1, dtype=raw.dtype))
-        index = raw if raw.dtype.kind == "u" else raw.astype(np.intp) - info.min
-        return table[index]
-    return decode(raw)
 
 
 def _to_rate(h5: h5py.File, src: _Source, raw: np.ndarray, options: ReaderOptions) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Units of CF variables and coordinates: UDUNITS-style strings turned into factors.
 
 Kept apart from the reader because it is string arithmetic alone (no NetCDF):
-:mod:`nowcast.io.cf_field` uses it to tell rates from amounts,
-:mod:`nowcast.io.cf_coords` to put x/y in metres and ``cell_methods``
+:mod:`nowcast.io.readers.cf.field` uses it to tell rates from amounts,
+:mod:`nowcast.io.readers.cf.coords` to put x/y in metres and ``cell_methods``
 intervals in seconds, and the reader to convert values to mm h-1.
 """
 

@@ -56,11 +56,11 @@ class Reader(Protocol):
 
 #: Format name -> "module:Class". Modules are imported on first use.
 READERS: dict[str, str] = {
-    "odim": "nowcast.io.odim:OdimReader",
-    "knmi": "nowcast.io.knmi:KnmiReader",
-    "cf": "nowcast.io.cf_netcdf:CfNetcdfReader",
-    "mnist-npy": "nowcast.io.moving_mnist:MovingMnistNpyReader",
-    "mnist-idx": "nowcast.io.moving_mnist:MnistIdxReader",
+    "odim": "nowcast.io.readers.odim:OdimReader",
+    "knmi": "nowcast.io.readers.knmi:KnmiReader",
+    "cf": "nowcast.io.readers.cf.reader:CfNetcdfReader",
+    "mnist-npy": "nowcast.io.readers.moving_mnist:MovingMnistNpyReader",
+    "mnist-idx": "nowcast.io.readers.moving_mnist:MnistIdxReader",
 }
 
 

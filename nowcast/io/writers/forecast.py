@@ -3,7 +3,7 @@
 :class:`ForecastWriter` writes cf-netcdf.md section 2 (valid times, reference
 time, lead times, optionally packed int16 data) entirely through netCDF4; it
 shares the grid and attribute layout with the canonical writer
-(:mod:`nowcast.io.writer_layout`) and nothing else.
+(:mod:`nowcast.io.writers.layout`) and nothing else.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from nowcast.io import cf
-from nowcast.io.chunks import COMPLEVEL
 from nowcast.io.grid import Grid
-from nowcast.io.writer_file import AtomicNetcdf
-from nowcast.io.writer_layout import define_grid, define_time, epoch_seconds, global_attrs
+from nowcast.io.writers.chunks import COMPLEVEL
+from nowcast.io.writers.file import AtomicNetcdf
+from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, global_attrs
 
 
 class ForecastWriter(AtomicNetcdf):

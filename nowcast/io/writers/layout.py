@@ -3,8 +3,8 @@
 The canonical observation file and the forecast file lay out their ``y``/``x``
 coordinates (+ bounds), ``crs``, ``lat``/``lon``, time variables and global
 attributes the same way (``../shared/design/cf-netcdf.md``); this module
-defines them once for :mod:`nowcast.io.writer_canonical` and
-:mod:`nowcast.io.writer_forecast`.
+defines them once for :mod:`nowcast.io.writers.canonical` and
+:mod:`nowcast.io.writers.forecast`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import netCDF4
 import numpy as np
 
 from nowcast.io import cf
-from nowcast.io.chunks import COMPLEVEL
 from nowcast.io.grid import Grid
+from nowcast.io.writers.chunks import COMPLEVEL
 
 
 def epoch_seconds(time: np.datetime64) -> int:
@@ -36,7 +36,7 @@ def define_grid(
     """Create ``y``/``x`` (+ bounds), ``crs`` and optional ``lat``/``lon``.
 
     With ``fill_latlon=False`` the ``lat``/``lon`` variables are created but
-    left empty (see :meth:`~nowcast.io.writer_canonical.CanonicalWriter.store_latlon`).
+    left empty (see :meth:`~nowcast.io.writers.canonical.CanonicalWriter.store_latlon`).
 
     Returns:
         True when ``lat``/``lon`` are part of the file (projected grids only).

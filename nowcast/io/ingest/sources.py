@@ -1,6 +1,6 @@
 """Input files and their readers: the first stage of ``nowcast ingest``.
 
-Kept apart from the pipeline (:mod:`nowcast.io.ingest`) because finding the
+Kept apart from the pipeline (:mod:`nowcast.io.ingest.pipeline`) because finding the
 files and choosing a reader for each is its own job, and
 :mod:`nowcast.forecasting.inputs` uses it without writing anything: sources
 expand to a sorted file list, and the reader detected for one file is tried
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame
-from nowcast.io.readers import Reader, ReaderOptions, detect_reader, get_reader
+from nowcast.io.readers.registry import Reader, ReaderOptions, detect_reader, get_reader
 
 
 def expand_sources(sources: Sequence[str]) -> list[Path]:

@@ -2,9 +2,9 @@
 
 A seed's regime (speed, heading, rotation, spectrum, cell statistics, wet
 fraction) is drawn here, from its own random stream, apart from the field
-machinery in :mod:`nowcast.io.synthetic_model`. Keeping the draws in one place
+machinery in :mod:`nowcast.synthetic.model`. Keeping the draws in one place
 makes it plain that they depend on the seed alone, and lets callers ask what a
-seed means without building a rain field. :mod:`nowcast.io.synthetic` re-exports
+seed means without building a rain field. :mod:`nowcast.synthetic.generate` re-exports
 the public names.
 """
 

@@ -1,10 +1,10 @@
 """Frame-by-frame synthetic rain: motion, convective cells and the rate map (:class:`RainModel`).
 
-:class:`RainModel` turns one seed's regime (:mod:`nowcast.io.synthetic_params`)
-and texture (:mod:`nowcast.io.synthetic_texture`) into rain-rate frames: the
+:class:`RainModel` turns one seed's regime (:mod:`nowcast.synthetic.params`)
+and texture (:mod:`nowcast.synthetic.texture`) into rain-rate frames: the
 rigid flow and its semi-Lagrangian sampling, the cells' births, life cycles
 and bumps, and the threshold-and-profile map to mm/h. It is the engine behind
-the public functions of :mod:`nowcast.io.synthetic`, whose docstring describes
+the public functions of :mod:`nowcast.synthetic.generate`, whose docstring describes
 the model in words.
 """
 
@@ -16,8 +16,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from nowcast.io.synthetic_params import synthetic_params
-from nowcast.io.synthetic_texture import Texture
+from nowcast.synthetic.params import synthetic_params
+from nowcast.synthetic.texture import Texture
 
 #: Rate at the edge of a rain area (the wet threshold), mm/h.
 EDGE_RATE = 0.1
@@ -107,7 +107,7 @@ def _add_bump(
 class RainModel:
     """Computes frame ``k`` of one seed's rain field on demand.
 
-    The model is described in the docstring of :mod:`nowcast.io.synthetic`.
+    The model is described in the docstring of :mod:`nowcast.synthetic.generate`.
     """
 
     def __init__(

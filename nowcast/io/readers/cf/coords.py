@@ -17,10 +17,10 @@ from typing import Any
 import netCDF4
 import numpy as np
 
-from nowcast.io.cf_field import attr
-from nowcast.io.cf_units import length_factor, parse_units
 from nowcast.io.grid import Grid
 from nowcast.io.projection import grid_mapping_from_cf
+from nowcast.io.readers.cf.field import attr
+from nowcast.io.units import length_factor, parse_units
 
 _LATLON_NAMES = ("latitude", "longitude", "grid_latitude", "grid_longitude")
 _LATLON_UNITS = ("degrees_north", "degrees_east", "degree_north", "degree_east")

@@ -15,8 +15,8 @@ import netCDF4
 import numpy as np
 
 from nowcast.io import cf
-from nowcast.io.cache import SeriesCache
-from nowcast.io.cf_units import depth_factor, rate_factor
+from nowcast.io.readers.cache import SeriesCache
+from nowcast.io.units import depth_factor, rate_factor
 
 RATE, AMOUNT, DBZ = "rate", "amount", "dbz"
 _KINDS = {

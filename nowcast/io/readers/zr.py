@@ -3,7 +3,7 @@
 ``Z`` is the linear reflectivity factor in mm^6 m^-3 and ``R`` the rain rate in
 mm h-1; radar products store ``10 log10(Z)`` in dBZ. The defaults ``a = 200``,
 ``b = 1.6`` are the Marshall-Palmer values, also the defaults of
-:class:`nowcast.io.readers.ReaderOptions`.
+:class:`nowcast.io.readers.registry.ReaderOptions`.
 """
 
 from __future__ import annotations

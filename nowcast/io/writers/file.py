@@ -1,7 +1,7 @@
 """The atomic NetCDF file under both writers: open a temporary file, rename it when complete.
 
 Both writers are context managers over a netCDF4 dataset written beside its
-target and moved onto it only when complete (:mod:`nowcast.io.atomic`), or
+target and moved onto it only when complete (:mod:`nowcast.io.writers.atomic`), or
 deleted on error; :class:`AtomicNetcdf` holds that lifecycle once.
 """
 
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import netCDF4
 
-from nowcast.io import atomic
+from nowcast.io.writers import atomic
 
 _Writer = TypeVar("_Writer", bound="AtomicNetcdf")
 

@@ -2,9 +2,9 @@
 
 netCDF-C is not thread-safe, so the canonical writer lets netCDF-C define the
 file and stores the frames' chunks itself through h5py
-(:class:`~nowcast.io.writer.CanonicalWriter`); the chunks come from here,
+(:class:`~nowcast.io.writers.CanonicalWriter`); the chunks come from here,
 ready-made as HDF5's shuffle and deflate filters would have made them, so
-several threads can compress frames at once (``nowcast.io.ingest_parallel``).
+several threads can compress frames at once (``nowcast.io.ingest.parallel``).
 """
 
 from __future__ import annotations

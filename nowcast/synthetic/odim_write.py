@@ -4,7 +4,7 @@ The files follow the OPERA Data Information Model as other producers write it:
 fixed-length NUL-terminated C string attributes, ``/what`` + ``/where`` at the
 root, one ``datasetN`` per time with ``what`` (start/end date+time) and
 ``dataM/what`` (quantity, gain, offset, nodata, undetect), gzip-compressed data.
-:class:`nowcast.io.odim.OdimReader` reads them back; the tests use the options
+:class:`nowcast.io.readers.odim.OdimReader` reads them back; the tests use the options
 here (where the ``what`` attributes live, absent ``UL_x``/``UL_y``, float data
 without codes, ...) to exercise each rule of the reader.
 """
@@ -20,7 +20,7 @@ import numpy as np
 
 from nowcast.io.grid import Grid
 from nowcast.io.projection import unproject
-from nowcast.io.zr import DEFAULT_A, DEFAULT_B, rate_to_dbz
+from nowcast.io.readers.zr import DEFAULT_A, DEFAULT_B, rate_to_dbz
 
 QUANTITIES = ("RATE", "ACRR", "DBZH", "TH", "DBZ")
 WHAT_LOCATIONS = ("data", "dataset", "root")

@@ -7,9 +7,9 @@ Reading runs in the calling thread while worker threads compress the frames
 already read and another computes lat/lon (:class:`ParallelWriter`).
 
 This module runs the pipeline; its stages live in
-:mod:`nowcast.io.ingest_sources` (input files and their readers),
-:mod:`nowcast.io.ingest_checks` (what the frames must agree on, time order
-and step) and :mod:`nowcast.io.ingest_parallel` (the compressing and lat/lon
+:mod:`nowcast.io.ingest.sources` (input files and their readers),
+:mod:`nowcast.io.ingest.checks` (what the frames must agree on, time order
+and step) and :mod:`nowcast.io.ingest.parallel` (the compressing and lat/lon
 threads). ``expand_sources`` and ``read_frames`` are re-exported for callers.
 """
 
@@ -23,12 +23,12 @@ import numpy as np
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame
-from nowcast.io.ingest_checks import FrameChecker, frame_order, is_sorted, nominal_step
-from nowcast.io.ingest_parallel import ParallelWriter, latlon_in_background
-from nowcast.io.ingest_sources import expand_sources, read_frames
-from nowcast.io.readers import ReaderOptions
-from nowcast.io.summary import DatasetSummary, FrameStats
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.ingest.checks import FrameChecker, frame_order, is_sorted, nominal_step
+from nowcast.io.ingest.parallel import ParallelWriter, latlon_in_background
+from nowcast.io.ingest.sources import expand_sources, read_frames
+from nowcast.io.ingest.summary import DatasetSummary, FrameStats
+from nowcast.io.readers.registry import ReaderOptions
+from nowcast.io.writers import CanonicalWriter
 
 __all__ = ["expand_sources", "ingest", "read_frames"]
 

@@ -9,7 +9,7 @@ the fallback names in :data:`nowcast.io.cf.FALLBACK_RATE_NAMES`):
   ``lwe_thickness_of_precipitation_amount`` ...): ``mm``, ``m`` or ``kg m-2``
   divided by the accumulation period, from time bounds, a ``start_time``
   variable or a ``cell_methods`` interval;
-* ``equivalent_reflectivity_factor`` (dBZ): Z-R (:mod:`nowcast.io.zr`).
+* ``equivalent_reflectivity_factor`` (dBZ): Z-R (:mod:`nowcast.io.readers.zr`).
 
 ``scale_factor``/``add_offset``/``_FillValue``/``missing_value`` are honoured
 (netCDF4 auto mask-and-scale); masked values become NaN. ``x``/``y`` must be
@@ -17,9 +17,9 @@ projection coordinates (m or km; the values are cell centres, as CF says) with
 a ``grid_mapping``. One frame per time step (time dimension) or one frame for a
 scalar time. See ``docs/data-formats.md``.
 
-The reader is here; units live in :mod:`nowcast.io.cf_units`, finding the
-field and decoding its stored codes in :mod:`nowcast.io.cf_field`, and the
-dimensions, grid and times in :mod:`nowcast.io.cf_coords`.
+The reader is here; units live in :mod:`nowcast.io.units`, finding the
+field and decoding its stored codes in :mod:`nowcast.io.readers.cf.field`, and the
+dimensions, grid and times in :mod:`nowcast.io.readers.cf.coords`.
 """
 
 from __future__ import annotations
@@ -30,14 +30,23 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from nowcast.errors import InputError
-from nowcast.io import cf, cf_coords
-from nowcast.io.cf_field import AMOUNT, DBZ, RATE, attr, decoded_codes, find_field, masked_as_nan
-from nowcast.io.cf_units import depth_factor, length_factor, parse_units, rate_factor
+from nowcast.errors import InputError, first_line
+from nowcast.io import cf
 from nowcast.io.grid import Frame
-from nowcast.io.odim import first_line, looks_like_hdf5
-from nowcast.io.readers import ReaderOptions
-from nowcast.io.zr import dbz_to_rate
+from nowcast.io.readers.cf import coords as cf_coords
+from nowcast.io.readers.cf.field import (
+    AMOUNT,
+    DBZ,
+    RATE,
+    attr,
+    decoded_codes,
+    find_field,
+    masked_as_nan,
+)
+from nowcast.io.readers.hdf5 import looks_like_hdf5
+from nowcast.io.readers.registry import ReaderOptions
+from nowcast.io.readers.zr import dbz_to_rate
+from nowcast.io.units import depth_factor, length_factor, parse_units, rate_factor
 
 __all__ = [
     "AMOUNT",
@@ -158,7 +167,7 @@ class CfNetcdfReader:
 
         8/16-bit integer variables go through a lookup table of every stored
         code as netCDF4 itself decodes it
-        (:func:`~nowcast.io.cf_field.decoded_codes`): the same values as
+        (:func:`~nowcast.io.readers.cf.field.decoded_codes`): the same values as
         decoding the frame, without masked-array arithmetic.
         """
         key = tuple(

@@ -3,8 +3,8 @@
 The texture is the one part of the generator that works in Fourier space on
 the periodic world; it has its own random stream and its own tests (the
 spectral slope), so it lives apart from the motion, cells and rate map of
-:mod:`nowcast.io.synthetic_model`. The model is described in words in
-:mod:`nowcast.io.synthetic`.
+:mod:`nowcast.synthetic.model`. The model is described in words in
+:mod:`nowcast.synthetic.generate`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from nowcast.io.synthetic_params import SyntheticParams
+from nowcast.synthetic.params import SyntheticParams
 
 #: Scale (km) below which the large-scale field no longer steers cell births.
 _CELL_STEER_KM = 50.0

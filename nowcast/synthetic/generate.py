@@ -34,9 +34,9 @@ seed (cells by one-hour birth blocks), so the same seed gives the same bytes,
 and a longer run starts with exactly the frames of a shorter one.
 
 The public functions are here; the regime drawn for a seed lives in
-:mod:`nowcast.io.synthetic_params`, the texture in
-:mod:`nowcast.io.synthetic_texture`, and motion, cells and rates in
-:mod:`nowcast.io.synthetic_model`.
+:mod:`nowcast.synthetic.params`, the texture in
+:mod:`nowcast.synthetic.texture`, and motion, cells and rates in
+:mod:`nowcast.synthetic.model`.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from pyproj import CRS
 from nowcast.errors import ConfigError
 from nowcast.io.cf import RAIN
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.synthetic_model import EDGE_RATE, RainModel
-from nowcast.io.synthetic_params import SyntheticParams, synthetic_params
+from nowcast.synthetic.model import EDGE_RATE, RainModel
+from nowcast.synthetic.params import SyntheticParams, synthetic_params
 
 __all__ = [
     "DEFAULT_START",

@@ -1,7 +1,7 @@
 """The canonical observation file's writer: frames stored as ready-made chunks, in any thread.
 
 :class:`CanonicalWriter` lets netCDF-C define the file and stores the frames'
-chunks itself through h5py (compressed by :mod:`nowcast.io.chunks`), so that
+chunks itself through h5py (compressed by :mod:`nowcast.io.writers.chunks`), so that
 ingest can compress frames in several threads; its reserve/store, lat/lon,
 reordering and late-attribute logic is its own and lives here, apart from the
 forecast writer.
@@ -20,10 +20,10 @@ import numpy as np
 
 from nowcast import __version__
 from nowcast.io import cf
-from nowcast.io.chunks import COMPLEVEL, chunk_blocks, compress_frame, shuffle_deflate
 from nowcast.io.grid import Grid
-from nowcast.io.writer_file import AtomicNetcdf
-from nowcast.io.writer_layout import define_grid, define_time, epoch_seconds, global_attrs
+from nowcast.io.writers.chunks import COMPLEVEL, chunk_blocks, compress_frame, shuffle_deflate
+from nowcast.io.writers.file import AtomicNetcdf
+from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, global_attrs
 
 #: What netCDF-C leaves in ``time_bnds`` rows never written (its default int64 fill).
 _NO_BOUND = int(netCDF4.default_fillvals["i8"])
@@ -35,10 +35,10 @@ class CanonicalWriter(AtomicNetcdf):
     netCDF-C defines the whole file (dimensions, variables, attributes,
     storage: zlib level 4, shuffle, one chunk per frame) and writes
     everything but the frames, which go into the data variable's chunks
-    directly through h5py, already compressed by :func:`~nowcast.io.chunks.compress_frame`: a
+    directly through h5py, already compressed by :func:`~.chunks.compress_frame`: a
     shuffle + deflate chunk that HDF5's filters read back,
     made outside netCDF-C, which is not thread-safe, so that several threads
-    can compress frames at once (``nowcast.io.ingest_parallel``). The file is closed
+    can compress frames at once (``nowcast.io.ingest.parallel``). The file is closed
     by h5py and reopened by netCDF-C at :meth:`finish` for the times and the
     late global attributes.
 
@@ -227,7 +227,7 @@ class CanonicalWriter(AtomicNetcdf):
         self._latlon_pending = False
 
     def chunk(self, index: int) -> tuple[int, bytes]:
-        """The stored frame ``index`` as :func:`~nowcast.io.chunks.compress_frame` returned it."""
+        """The stored frame ``index`` as :func:`~.chunks.compress_frame` returned it."""
         filter_mask, payload = self._data.id.read_direct_chunk((index, 0, 0))
         return int(filter_mask), bytes(payload)
 

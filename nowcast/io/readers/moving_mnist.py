@@ -35,7 +35,7 @@ import numpy as np
 from nowcast.errors import ConfigError, InputError
 from nowcast.io.cf import INTENSITY
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.readers import ReaderOptions
+from nowcast.io.readers.registry import ReaderOptions
 
 #: Valid time of frame 0 of sequence 0 (the time axis is synthetic).
 EPOCH = np.datetime64("2000-01-01T00:00:00", "s")

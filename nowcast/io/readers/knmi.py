@@ -32,16 +32,16 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.odim import (
+from nowcast.io.projection import metres_proj4, north_up_grid
+from nowcast.io.readers.hdf5 import (
     attr_float,
     attr_text,
     decode_elementwise,
     hdf5_errors,
     looks_like_hdf5,
 )
-from nowcast.io.projection import metres_proj4, north_up_grid
-from nowcast.io.readers import ReaderOptions
-from nowcast.io.zr import dbz_to_rate
+from nowcast.io.readers.registry import ReaderOptions
+from nowcast.io.readers.zr import dbz_to_rate
 
 _MONTHS = {
     m: i + 1

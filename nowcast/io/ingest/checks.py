@@ -1,6 +1,6 @@
 """What the ingested frames must agree on, and the order they are written in.
 
-Kept apart from the pipeline (:mod:`nowcast.io.ingest`) because these are
+Kept apart from the pipeline (:mod:`nowcast.io.ingest.pipeline`) because these are
 the rules of the canonical file, not its mechanics: every frame is checked
 against the first (same variable, quantity and grid, no duplicate time), and
 the frames' times give the file's order (Moving MNIST sequences one after

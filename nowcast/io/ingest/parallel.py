@@ -1,6 +1,6 @@
 """Threads that compress the ingested frames and compute lat/lon beside reading.
 
-Kept apart from the pipeline (:mod:`nowcast.io.ingest`) because the threads,
+Kept apart from the pipeline (:mod:`nowcast.io.ingest.pipeline`) because the threads,
 their queue and the ordering that keeps the file's bytes independent of
 thread timing are a concern of their own: the pipeline only hands frames to
 :class:`ParallelWriter` and collects the lat/lon future.
@@ -15,10 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from nowcast.io.chunks import compress_frame
 from nowcast.io.grid import Grid
-from nowcast.io.summary import FrameCounts, FrameStats, frame_counts
-from nowcast.io.writer import CanonicalWriter
+from nowcast.io.ingest.summary import FrameCounts, FrameStats, frame_counts
+from nowcast.io.writers import CanonicalWriter
+from nowcast.io.writers.chunks import compress_frame
 
 
 def latlon_in_background(

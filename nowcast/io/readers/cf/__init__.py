@@ -1,0 +1,2 @@
+"""The CF NetCDF reader: :mod:`.reader` (the format), :mod:`.field` (which variable is rain,
+and its decoding) and :mod:`.coords` (times and the grid from CF coordinates)."""
