@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, Colormap, ListedColormap
 from matplotlib.figure import Figure
 
-from nowcast.io.writers import atomic
+from nowcast.io.writers.atomic import AtomicOutput
 
 RAIN_LEVELS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)
 """mm h-1 bounds of the rain colour classes (roughly logarithmic)."""
@@ -33,7 +33,6 @@ RAIN_COLOURS = (
 """One colour per class between consecutive :data:`RAIN_LEVELS`."""
 NO_DATA_COLOUR = "#9e9e9e"
 DRY_COLOUR = "#ffffff"
-RAIN_UNITS = ("mm h-1", "mm/h", "mm h**-1")
 
 
 def save_png(fig: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
@@ -41,14 +40,8 @@ def save_png(fig: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    tmp = atomic.temporary_path(target)
-    try:
-        with tmp.open("wb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
-        atomic.commit(tmp, target)
-    except BaseException:
-        atomic.discard(tmp)
-        raise
+    with AtomicOutput(target) as out, out.tmp.open("wb") as handle:
+        fig.savefig(handle, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
     return target
 
 
@@ -58,6 +51,6 @@ def rain_colour_map() -> tuple[Colormap, BoundaryNorm]:
     Returns:
         A colour map and the matching norm for ``imshow(..., cmap=, norm=)``.
     """
-    cmap = ListedColormap(RAIN_COLOURS, name="nowcast_rain")
-    cmap = cmap.with_extremes(bad=NO_DATA_COLOUR, under=DRY_COLOUR, over=RAIN_COLOURS[-1])
+    listed = ListedColormap(RAIN_COLOURS, name="nowcast_rain")
+    cmap = listed.with_extremes(bad=NO_DATA_COLOUR, under=DRY_COLOUR, over=RAIN_COLOURS[-1])
     return cmap, BoundaryNorm(RAIN_LEVELS, cmap.N)

@@ -48,12 +48,12 @@ def _root(
 def _register() -> None:
     from nowcast.cli import calibrate, evaluate, forecast, info, ingest, train
 
-    app.command("ingest")(ingest.ingest_command)
+    app.command("ingest", epilog=ingest.EPILOG)(ingest.ingest_command)
     app.command("info")(info.info_command)
-    app.command("train")(train.command)
-    app.command("forecast")(forecast.command)
-    app.command("evaluate")(evaluate.command)
-    app.command("calibrate")(calibrate.command)
+    app.command("train", epilog=train.EPILOG)(train.command)
+    app.command("forecast", epilog=forecast.EPILOG)(forecast.command)
+    app.command("evaluate", epilog=evaluate.EPILOG)(evaluate.command)
+    app.command("calibrate", epilog=calibrate.EPILOG)(calibrate.command)
 
 
 _register()

@@ -34,3 +34,10 @@ ModelSpec = Annotated[
         "Default: the newest run under runs/, else the bundled model.",
     ),
 ]
+_DEVICE = typer.Option("--device", help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
+Device = Annotated[str, _DEVICE]
+ConfigDevice = Annotated[str | None, _DEVICE]
+"""``--device`` of ``train``: ``None`` keeps the preset's or config file's ``train.device``."""
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite/--no-overwrite", help="Replace OUTPUT if it exists.")
+]

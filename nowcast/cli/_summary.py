@@ -9,7 +9,7 @@ from nowcast.io.ingest.summary import DatasetSummary
 
 
 def _fmt_time(t: np.datetime64) -> str:
-    return str(np.datetime64(t, "s")).replace("T", " ") + "Z"
+    return str(np.datetime64(t).astype("datetime64[s]")).replace("T", " ") + "Z"
 
 
 def _duration(seconds: int) -> str:

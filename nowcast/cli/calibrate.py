@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from nowcast.cli import _console
-from nowcast.cli._options import ModelSpec, ScaleKm
+from nowcast.cli._options import Device, ModelSpec, Overwrite, ScaleKm
+
+if TYPE_CHECKING:
+    from nowcast.forecasting.calibrate import Calibration
 
 EPILOG = """Examples:
 
@@ -37,10 +40,8 @@ def command(
         typer.Option(help="Start times per file, evenly spread (0 = all).", min=0),
     ] = 12,
     scale_km: ScaleKm = None,
-    device: Annotated[
-        str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
-    ] = "auto",
-    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    device: Device = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Fit a model's per-lead blend weights on observed sequences and write a calibrated copy.
 
@@ -52,27 +53,29 @@ def command(
     The network itself is not changed. Calibrate on radars other than the one
     you evaluate on, or on an earlier period of it.
     """
-    from nowcast.forecasting.calibrate import calibrate, write_calibrated
-    from nowcast.forecasting.inputs import load_observations
-    from nowcast.forecasting.model_choice import load_model, resolve_model
-    from nowcast.io.writers.atomic import check_output
-    from nowcast.training.runtime import select_device
+    from nowcast.forecasting.calibrate import calibrate_files
 
-    check_output(output, overwrite)
-    sources = [load_observations([str(path)]) for path in data]
-    torch_device = select_device(device)
-    loaded = load_model(resolve_model(model), torch_device)
     with _console.progress(transient=True) as bar:
         task = bar.add_task("calibrating", total=None)
-        result = calibrate(
-            loaded,
-            sources,
-            device=torch_device,
+        result = calibrate_files(
+            data,
+            output,
+            model=model,
+            device=device,
             max_starts=max_starts,
             scale_km=scale_km,
+            overwrite=overwrite,
             on_start=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    write_calibrated(loaded.path, output, result, [str(path) for path in data])
+    _console.err.print(weights_table(result))
+    _console.out.print(
+        f"wrote {output}: blend weights for {len(result.weights.gain)} leads fitted on "
+        f"{sum(result.starts)} start times of {len(data)} file(s)"
+    )
+
+
+def weights_table(result: Calibration) -> Table:
+    """Lead x (gain, detail weight, MSE of the network alone, MSE calibrated)."""
     table = Table(title="Blend weights per lead (MSE on the calibration data)")
     for column in ("lead", "gain", "detail", "MSE network", "MSE calibrated"):
         table.add_column(column, justify="right")
@@ -85,11 +88,4 @@ def command(
             f"{result.mse_network[k]:.3f}",
             f"{result.mse_calibrated[k]:.3f}",
         )
-    _console.err.print(table)
-    _console.out.print(
-        f"wrote {output}: blend weights for {gain.size} leads fitted on "
-        f"{sum(result.starts)} start times of {len(data)} file(s)"
-    )
-
-
-command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG
+    return table

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.table import Table
 
 from nowcast.cli import _console
-from nowcast.cli._options import Frame, ScaleKm
+from nowcast.cli._options import Device, Frame, ScaleKm
 from nowcast.errors import InputError
 from nowcast.io.grid import parse_utc
 
@@ -81,9 +81,7 @@ def command(
     ),
     scale_km: ScaleKm = None,
     frame: Frame = None,
-    device: Annotated[
-        str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
-    ] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Score forecasts per lead time against persistence and optical-flow extrapolation.
 
@@ -133,7 +131,9 @@ def _key_leads(leads: list[int]) -> list[int]:
 
 
 def score_table(
-    categorical: list[dict], continuous: list[dict], thresholds: tuple[float, ...]
+    categorical: list[dict[str, Any]],
+    continuous: list[dict[str, Any]],
+    thresholds: tuple[float, ...],
 ) -> Table:
     """Methods x key lead times: CSI per threshold and MSE; the best per column in bold green."""
     leads = sorted({int(r["lead_time_s"]) for r in continuous})
@@ -175,6 +175,3 @@ def _cell(value: float | None, best: bool) -> str:
         return "-"
     text = f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
     return f"[bold green]{text}[/]" if best else text
-
-
-command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nowcast.cli import _console
-from nowcast.cli._options import Frame, ModelSpec, ScaleKm
+from nowcast.cli._options import Device, Frame, ModelSpec, Overwrite, ScaleKm
 from nowcast.io.grid import parse_utc
+
+if TYPE_CHECKING:
+    from nowcast.forecasting.request import ForecastOutcome
 
 EPILOG = """Examples:
 
@@ -45,9 +48,7 @@ def command(
             help="Start from the last frame at or before this UTC time (default: the last frame)."
         ),
     ] = None,
-    device: Annotated[
-        str, typer.Option(help="auto, cpu or cuda.", envvar="NOWCAST_DEVICE")
-    ] = "auto",
+    device: Device = "auto",
     fmt: Annotated[
         str, typer.Option("--format", help="Raw input format (auto = detect).")
     ] = "auto",
@@ -68,60 +69,53 @@ def command(
     ] = 768,
     scale_km: ScaleKm = None,
     frame: Frame = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Forecast the next STEPS frames from the latest observations.
 
     The forecast is written as CF-1.11 NetCDF on the input's own grid and projection.
     """
-    from nowcast.forecasting.inputs import load_observations
-    from nowcast.forecasting.model_choice import load_model, resolve_model
-    from nowcast.forecasting.run import check_cadence, run_forecast
-    from nowcast.training.runtime import select_device
+    from nowcast.forecasting.request import ForecastRequest, forecast_request
 
-    start = None if at is None else parse_utc(at, "--at")
-    obs = load_observations(inputs, fmt.lower())
-    torch_device = select_device(device)
-    loaded = load_model(resolve_model(model), torch_device, frame)
-    warning = check_cadence(obs, loaded, strict)
-    if warning:
-        _console.err.print(f"[yellow]warning:[/] {warning}")
-    if output is None:
-        from nowcast.forecasting.inputs import select_inputs
-
-        ref = obs.times[select_inputs(obs, loaded.in_len, obs.timestep_s, start)[-1]]
-        output = Path(f"forecast_{str(ref).replace('-', '').replace(':', '')[:13]}Z.nc")
+    request = ForecastRequest(
+        inputs=inputs,
+        steps=steps,
+        model=model,
+        output=output,
+        at=None if at is None else parse_utc(at, "--at"),
+        device=device,
+        fmt=fmt,
+        pack=pack,
+        plot=plot,
+        strict=strict,
+        tile=tile,
+        scale_km=scale_km,
+        frame=frame,
+        overwrite=overwrite,
+        history=_console.command_line(),
+    )
     with _console.progress(transient=True) as bar:
         task = bar.add_task("forecasting", total=None)
-        summary = run_forecast(
-            obs,
-            loaded,
-            steps,
-            output,
-            at=start,
-            device=torch_device,
-            overwrite=overwrite,
-            pack=pack,
-            history=_console.command_line(),
-            tile=tile,
-            scale_km=scale_km,
+        outcome = forecast_request(
+            request,
+            on_warning=lambda text: _console.err.print(f"[yellow]warning:[/] {text}"),
             on_tile=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    if plot:
-        from nowcast.forecasting.plot import plot_forecast
+    if outcome.plot is not None:
+        _console.err.print(f"plot: {outcome.plot}")
+    _console.out.print(_describe(outcome))
 
-        png = plot_forecast(summary.path, obs)
-        _console.err.print(f"plot: {png}")
+
+def _describe(outcome: ForecastOutcome) -> str:
+    """The one result line: file, steps, reference time, grid, peak, time and model."""
+    summary, loaded = outcome.summary, outcome.model
     ny, nx = summary.shape
     n = summary.block_pixels
     blocks = f", on {n} x {n}-pixel blocks" if n > 1 else ""
     if loaded.frame == "lagrangian":
         blocks += ", in the moving frame"
-    _console.out.print(
+    return (
         f"wrote {summary.path}: {summary.steps} steps from {summary.reference_time}Z, "
         f"grid {ny} x {nx}, max {summary.max_value:.2f} {loaded.units or 'mm h-1'}, "
         f"{summary.seconds:.1f} s (model {loaded.path.name}{blocks})"
     )
-
-
-command.__doc__ = (command.__doc__ or "") + "\n\n" + EPILOG

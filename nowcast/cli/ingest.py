@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from nowcast.cli import _console
+from nowcast.cli._options import Overwrite
 from nowcast.cli._summary import summary_table
 from nowcast.io.ingest.pipeline import ingest
 from nowcast.io.readers.registry import READERS, ReaderOptions
@@ -39,7 +40,7 @@ def ingest_command(
             help=f"Input format: auto (detect by content) or one of {', '.join(READERS)}.",
         ),
     ] = "auto",
-    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    overwrite: Overwrite = False,
     skip_bad: Annotated[
         bool, typer.Option(help="Skip unreadable files (listed in the report) instead of failing.")
     ] = False,
@@ -83,6 +84,3 @@ def ingest_command(
         )
     _console.out.print(summary_table(summary))
     _console.err.print(f"wrote {summary.path} ({summary.stats.frames} frames)")
-
-
-ingest_command.__doc__ = (ingest_command.__doc__ or "") + "\n\n" + EPILOG

@@ -10,7 +10,7 @@ inverse of :func:`patchify`.
 
 from __future__ import annotations
 
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 from torch import Tensor
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nowcast.io.splits import SPLIT_FRACTIONS, block_sizes
+
 SPLITS = ("train", "val", "test")
 
 
@@ -130,7 +132,7 @@ def split_by_time(
 def split_by_sequence(
     sequence_ids: np.ndarray,
     starts: np.ndarray,
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
 ) -> dict[str, np.ndarray]:
     """Split windows so that each whole sequence goes to one split (Moving MNIST).
 
@@ -149,8 +151,6 @@ def split_by_sequence(
     Returns:
         ``{"train", "val", "test"}`` -> the rows of ``starts`` in each split.
     """
-    from nowcast.io.readers.moving_mnist import block_sizes
-
     _check_fractions(fractions)
     sequence_ids = np.asarray(sequence_ids)
     starts = np.asarray(starts, dtype=np.int64)

@@ -3,7 +3,7 @@
 A residual model's forecast is the last observed frame carried along the
 motion (*advected*) plus the network's change to it; on a working grid the
 sub-block detail is added back (:mod:`nowcast.forecasting.detail`). Measured
-on three real radars (docs/skill.md §7.7), the network's change at full
+on three real radars (docs/lab/skill-notebook.md §7.7), the network's change at full
 strength costs MSE: the change is right on average but uncertain, and an
 uncertain change is best taken in part. So a calibrated model forecasts
 

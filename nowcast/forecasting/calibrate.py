@@ -18,12 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from nowcast.data.observations import Observations, load_observations, thin_starts, valid_starts
 from nowcast.errors import InputError
 from nowcast.forecasting.blend import BlendSums, BlendWeights, fit_weights
-from nowcast.forecasting.inputs import Observations
-from nowcast.forecasting.model_choice import LoadedModel
+from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
 from nowcast.forecasting.run import check_variable, forecast_components
 from nowcast.forecasting.scale import working_factor
+from nowcast.io.writers.atomic import check_output
+from nowcast.models.device import select_device
 
 
 @dataclass
@@ -63,8 +65,6 @@ def calibrate(
         InputError: a source of another variable, or one without a single
             start time with ``in_len`` inputs and ``out_len`` verifying frames.
     """
-    from nowcast.verification.run import thin_starts, valid_starts
-
     steps = loaded.out_len
     plan = []
     for obs in sources:
@@ -99,6 +99,50 @@ def calibrate(
         np.mean([s.mse(full) for s in sums], axis=0),
         np.mean([s.mse(weights) for s in sums], axis=0),
     )
+
+
+def calibrate_files(
+    data: Sequence[Path],
+    output: Path,
+    *,
+    model: str | None = None,
+    device: str = "auto",
+    max_starts: int = 12,
+    scale_km: float | None = None,
+    overwrite: bool = False,
+    on_start: Callable[[int, int], Any] | None = None,
+) -> Calibration:
+    """``nowcast calibrate``: fit the weights of ``model`` on the files ``data``, write ``output``.
+
+    Args:
+        data: Canonical files to fit on, each counting equally.
+        output: The calibrated checkpoint to write (checked before any work).
+        model: Checkpoint, run folder or ``default`` (see
+            :func:`~nowcast.forecasting.model_choice.resolve_model`).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        max_starts: Start times per file, evenly spread (0 = all).
+        scale_km: Working grid in km; ``None`` = the model's own, 0 = the data's grid.
+        overwrite: Replace ``output`` if it exists.
+        on_start: Called as ``on_start(done, total)`` after each start time.
+
+    Raises:
+        OutputExistsError, InputError, CheckpointError, ConfigError: for an
+            existing output, unusable data, model or device.
+    """
+    check_output(output, overwrite)
+    sources = [load_observations([str(path)]) for path in data]
+    torch_device = select_device(device)
+    loaded = load_model(resolve_model(model), torch_device)
+    result = calibrate(
+        loaded,
+        sources,
+        device=torch_device,
+        max_starts=max_starts,
+        scale_km=scale_km,
+        on_start=on_start,
+    )
+    write_calibrated(loaded.path, output, result, [str(path) for path in data])
+    return result
 
 
 def write_calibrated(

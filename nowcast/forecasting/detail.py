@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 
 from nowcast.forecasting.scale import block_mean, interpolate_back
 from nowcast.motion import displacements, warp

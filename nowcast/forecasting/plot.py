@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from nowcast.forecasting.inputs import Observations
+from nowcast.data.observations import Observations
+from nowcast.io.writers.forecast import read_forecast
 from nowcast.plotting import rain_colour_map, save_png
 
 #: Forecast panels shown besides the last observation.
@@ -15,7 +16,7 @@ PANELS = 4
 
 
 def _extent_km(obs: Observations) -> tuple[float, float, float, float]:
-    """imshow extent (left, right, bottom, top) in km of projection (pixels on pixel grids)."""
+    """Imshow extent (left, right, bottom, top) in km of projection (pixels on pixel grids)."""
     x, y = obs.grid.x, obs.grid.y
     dy, dx = obs.grid.spacing
     scale = 1000.0 if obs.grid.is_projected else 1.0
@@ -27,13 +28,10 @@ def _extent_km(obs: Observations) -> tuple[float, float, float, float]:
 
 def plot_forecast(forecast_path: Path, obs: Observations) -> Path:
     """Write ``<forecast>.png``: last observed frame and a few lead times, one colour scale."""
-    import xarray as xr
-
-    with xr.open_dataset(forecast_path) as ds:
-        name = "rainfall_rate" if "rainfall_rate" in ds else "intensity"
-        fields = ds[name].values
-        leads = ds["forecast_period"].values.astype(int)
-        reference = ds["forecast_reference_time"].values
+    forecast = read_forecast(forecast_path)
+    fields = forecast.fields
+    reference = forecast.reference(obs.timestep_s)
+    leads = (forecast.valid_times - reference).astype(np.int64)  # seconds
     last = obs.read(np.array([int(np.searchsorted(obs.times, reference))]))[0]
     picks = np.unique(np.linspace(0, fields.shape[0] - 1, min(PANELS, fields.shape[0])).round())
     panels = [(f"observed {str(reference)[:16]}Z", last)] + [
@@ -50,5 +48,6 @@ def plot_forecast(forecast_path: Path, obs: Observations) -> Path:
         ax.set_aspect("equal")
         ax.set_xlabel("x (km)" if obs.grid.is_projected else "x (pixel)")
     np.atleast_1d(axes)[0].set_ylabel("y (km)" if obs.grid.is_projected else "y (pixel)")
+    assert image is not None  # panels is never empty
     fig.colorbar(image, ax=axes, extend="both", label="rain rate (mm h-1)", shrink=0.9)
     return save_png(fig, forecast_path.with_suffix(".png"), dpi=100)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nowcast.data.patches import crop_padding, pad_to_multiple

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from nowcast import __version__
+from nowcast.data.observations import Observations
 from nowcast.errors import InputError
 from nowcast.forecasting.blend import Components, combine
 from nowcast.forecasting.detail import moved_detail
-from nowcast.forecasting.inputs import Observations, select_inputs
+from nowcast.forecasting.inputs import select_inputs
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
@@ -173,7 +174,7 @@ def write_forecast(
     history: str = "",
     factor: int = 1,
 ) -> None:
-    """Write ``fields`` as the CF forecast file of cf-netcdf.md section 2 (atomically)."""
+    """Write ``fields`` as the CF forecast file of docs/forecast.md section 4 (atomically)."""
     steps = fields.shape[0]
     step = np.timedelta64(obs.timestep_s, "s")
     valid = reference_time + step * np.arange(1, steps + 1)

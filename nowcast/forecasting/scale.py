@@ -2,7 +2,7 @@
 
 The network can run on block averages of the observed frames instead of the
 frames themselves; its forecast is interpolated back onto the input's grid.
-Why: measured on three real radars (docs/skill.md §6), the bundled model's
+Why: measured on three real radars (docs/lab/skill-notebook.md §6), the model's
 rain fades far less on a working grid of 2–4 km than on the data's own
 0.5–1 km pixels. Scales the model cannot predict (small convective texture)
 are averaged away before they reach the network, instead of being hedged away
@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Grid

@@ -113,7 +113,8 @@ def _grid(nc: netCDF4.Dataset) -> Grid:
     crs_var = nc["crs"]
     attrs = {k: _plain(crs_var.getncattr(k)) for k in crs_var.ncattrs()}
     attrs = {k: v for k, v in attrs.items() if k not in _GRID_MAPPING_SKIP}
-    from nowcast.io.projection import crs_from_cf, proj4_from_crs
+    from nowcast.io.proj4 import proj4_from_crs
+    from nowcast.io.projection import crs_from_cf
 
     return Grid(x=x, y=y, crs=attrs, proj4=proj4_from_crs(crs_from_cf(attrs)))
 

@@ -1,7 +1,8 @@
 """CF vocabulary in one place: names, units, attributes and encodings.
 
 Readers and writers use these constants instead of string literals, so the
-layout of ``../shared/design/cf-netcdf.md`` lives here and nowhere else.
+vocabulary of the file layout (docs/data-formats.md, "Layout rules") lives here
+and nowhere else.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ PROJECTED_Y_ATTRS = {
     "axis": "Y",
 }
 # Pixel grids (Moving MNIST): no standard_name and no axis, or the CF checker
-# mistakes them for lat/lon (cf-netcdf.md, "grids without a CRS").
+# mistakes them for lat/lon (docs/data-formats.md, "Layout rules").
 PIXEL_X_ATTRS = {"long_name": "pixel index along x", "units": "1"}
 PIXEL_Y_ATTRS = {"long_name": "pixel index along y", "units": "1"}
 

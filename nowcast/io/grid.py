@@ -5,7 +5,8 @@ Every reader yields :class:`Frame` objects: one 2-D field in canonical units
 coverage, on a :class:`Grid` of cell centres in metres (or pixel indices).
 
 Row 0 of every frame is the first row of the source raster; for north-up
-radar images ``y`` therefore *decreases* (cf-netcdf.md: never flip the data).
+radar images ``y`` therefore *decreases* (never flip the data: docs/data-formats.md,
+"Layout rules").
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ Every grid in ``nowcast`` is described twice (see :class:`nowcast.io.grid.Grid`)
 Writers call :func:`cf_grid_mapping` (PROJ string or pyproj CRS -> CF
 attributes) and :func:`latlon` (grid -> ``lat``, ``lon``). Readers also use:
 
-* :func:`metres_proj4`: repairs PROJ strings written in kilometres (KNMI);
 * :func:`crs_from_cf`: CF attributes -> pyproj CRS;
 * :func:`grid_mapping_from_cf`: tidies a CF file's grid mapping;
-* :func:`proj4_from_crs`: pyproj CRS -> PROJ string;
 * :func:`project`, :func:`unproject`: lon/lat <-> x/y in metres;
 * :func:`north_up_grid`: cell centres from an upper-left corner.
+
+PROJ strings themselves (parsing, the kilometre repair, CRS <-> string) are in
+:mod:`nowcast.io.proj4`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from pyproj import CRS, Transformer
 from pyproj.crs.datum import CustomEllipsoid
 from pyproj.exceptions import CRSError
 
-from nowcast.errors import InputError
+from nowcast.errors import InputError, first_line
+from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Grid
-from nowcast.io.readers.cache import SeriesCache
+from nowcast.io.proj4 import crs_from_proj4, metres_proj4, proj4_from_crs
 
 #: CF Appendix F attributes kept from ``pyproj.CRS.to_cf()`` (besides
 #: ``grid_mapping_name`` and ``crs_wkt``). Descriptive names are kept only when
@@ -75,77 +77,6 @@ _NAMES = (
 
 _DATUM_NAMES = ("reference_ellipsoid_name", "prime_meridian_name", "horizontal_datum_name")
 
-_LENGTH_PARAMS = ("a", "b", "R", "x_0", "y_0")
-#: Earth radii below this many units must be kilometres (6378.137 rather than 6378137).
-_KM_RADIUS_LIMIT = 1.0e5
-
-
-def _proj_params(proj4: str) -> list[tuple[str, str | None]]:
-    """Split ``+key=value +flag`` into ``[(key, value), (flag, None)]``."""
-    params: list[tuple[str, str | None]] = []
-    for token in proj4.replace("+", " +").split():
-        key, _, value = token.lstrip("+").partition("=")
-        if key:
-            params.append((key, value if _ else None))
-    return params
-
-
-def metres_proj4(proj4: str) -> str:
-    """Return ``proj4`` rewritten so that its projected x/y are metres.
-
-    Some producers (KNMI) give the ellipsoid in kilometres
-    (``+a=6378.137 +b=6356.752``), which PROJ rejects as a "non-Earth body".
-    When the radius (``+a``, ``+b`` or ``+R``) is below 100 000 it is taken as
-    kilometres: ``a``, ``b``, ``R``, ``x_0`` and ``y_0`` are multiplied by 1000.
-    Any ``+units``/``+to_meter`` is replaced by ``+units=m``, so the result
-    always describes metre coordinates. Strings already in metres come back
-    unchanged apart from ``+units=m``.
-
-    Args:
-        proj4: A PROJ string (``+proj=... +key=value ...``).
-
-    Returns:
-        The PROJ string with lengths in metres.
-    """
-    params = _proj_params(proj4.strip())
-    radii = [float(v) for k, v in params if k in ("a", "b", "R") and v and _is_number(v)]
-    in_km = bool(radii) and max(radii) < _KM_RADIUS_LIMIT
-    out = []
-    for key, value in params:
-        if key in ("units", "to_meter"):
-            continue
-        if in_km and key in _LENGTH_PARAMS and value is not None and _is_number(value):
-            value = f"{float(value) * 1000.0:.10g}"
-        out.append(f"+{key}" if value is None else f"+{key}={value}")
-    out.append("+units=m")
-    return " ".join(out)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def crs_from_proj4(proj4: str) -> CRS:
-    """Parse a PROJ string (in metres), or any pyproj user input such as WKT, into a CRS.
-
-    Raises:
-        InputError: when PROJ cannot use the string.
-    """
-    try:
-        return _cached_crs(proj4)
-    except CRSError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid"
-        raise InputError(f"unusable projection {proj4!r}: {first}") from None
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_crs(proj4: str) -> CRS:
-    return CRS.from_user_input(proj4)
-
 
 def crs_from_cf(attrs: Mapping[str, Any]) -> CRS:
     """Build a pyproj CRS from CF grid-mapping attributes (``crs_wkt`` wins if present).
@@ -175,8 +106,7 @@ def _crs_from_cf(clean: dict[str, Any]) -> CRS:
             return CRS.from_cf(_with_greenwich(clean))
     except (CRSError, KeyError, ValueError, TypeError) as exc:
         name = clean.get("grid_mapping_name", "?")
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"unusable grid mapping {name!r}: {first}") from None
+        raise InputError(f"unusable grid mapping {name!r}: {first_line(exc)}") from None
 
 
 def _with_greenwich(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -240,18 +170,8 @@ def _mapping_and_proj4(attrs: dict[str, Any]) -> tuple[dict[str, Any], str]:
 _MAPPING_CACHE: SeriesCache[tuple[dict[str, Any], str]] = SeriesCache(limit=32)
 
 
-def proj4_from_crs(crs: CRS) -> str:
-    """The PROJ string of ``crs`` (metres), without pyproj's lossy-conversion warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        proj4 = crs.to_proj4()
-    if not proj4:
-        raise InputError(f"projection {crs.name!r} has no PROJ string")
-    return proj4
-
-
 def _plain(value: Any) -> Any:
-    """numpy scalars/arrays and bytes -> plain Python values, for pyproj and netCDF attributes."""
+    """Numpy scalars/arrays and bytes -> plain Python values, for pyproj and netCDF attributes."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, np.ndarray):
@@ -350,8 +270,8 @@ def north_up_grid(
     """A grid whose row 0 is the northern edge, from its upper-left corner.
 
     Cell centres are ``x[j] = ul_x + (j + 0.5) * xscale`` and
-    ``y[i] = ul_y - (i + 0.5) * yscale``, so ``y`` decreases (cf-netcdf.md:
-    keep the source row order). A negative scale reverses the direction.
+    ``y[i] = ul_y - (i + 0.5) * yscale``, so ``y`` decreases (keep the source
+    row order: docs/data-formats.md, "Layout rules"). A negative scale reverses the direction.
 
     Args:
         proj4: PROJ string in metres (see :func:`metres_proj4`).

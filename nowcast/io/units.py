@@ -3,11 +3,14 @@
 Kept apart from the reader because it is string arithmetic alone (no NetCDF):
 :mod:`nowcast.io.readers.cf.field` uses it to tell rates from amounts,
 :mod:`nowcast.io.readers.cf.coords` to put x/y in metres and ``cell_methods``
-intervals in seconds, and the reader to convert values to mm h-1.
+intervals in seconds, and the reader to convert values to mm h-1. Every other
+place that asks "is this mm h-1?" uses :func:`is_mm_per_hour`, so that no
+hand-written list of spellings can disagree with another.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 #: unit symbol -> (factor to SI, exponents of (length, mass, time))
@@ -66,6 +69,18 @@ def rate_factor(units: str) -> float:
     if dims == (-2, 1, -1):
         return factor / _WATER_DENSITY * 1000.0 * 3600.0
     raise ValueError(f"units {units!r} are not a precipitation rate (e.g. mm h-1, m s-1)")
+
+
+def is_mm_per_hour(units: str) -> bool:
+    """Whether values in ``units`` are rain rates in mm h-1 as they stand (factor 1).
+
+    True for every spelling of it (``mm h-1``, ``mm/h``, ``mm hr-1``, ``mm h**-1``,
+    ``kg m-2 h-1`` ...); False for other rates, other quantities and unparsable units.
+    """
+    try:
+        return math.isclose(rate_factor(units), 1.0)
+    except ValueError:
+        return False
 
 
 def depth_factor(units: str) -> float:

@@ -11,6 +11,8 @@ See ``docs/model.md`` for the diagram and the parameter counts.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -86,6 +88,7 @@ class EncoderForecaster(nn.Module):
         self.residual = cfg.residual
         if cfg.residual:  # start as persistence: the change is zero until trained
             nn.init.zeros_(self.output.weight)
+            assert self.output.bias is not None  # Conv2d's default bias=True
             nn.init.zeros_(self.output.bias)
 
     def forward(self, x: Tensor, out_len: int, velocity: Tensor | None = None) -> Tensor:
@@ -171,7 +174,7 @@ class EncoderForecaster(nn.Module):
             layer_input = previous
             hidden: list[Tensor] = []
             for i, cell in enumerate(self.forecaster):
-                states[i] = cell.step(layer_input, states[i])
+                states[i] = cast(ConvLSTMCell, cell).step(layer_input, states[i])
                 layer_input = states[i][0]
                 hidden.append(layer_input)
             previous = self.output(torch.cat(hidden, dim=1))  # (B, C*p*p, h, w)

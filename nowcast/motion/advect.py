@@ -12,7 +12,7 @@ the grid is 0, which is "dry" in the model's rain scale.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 from torch import Tensor
 
 

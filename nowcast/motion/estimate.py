@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 from torch import Tensor
 
 from nowcast.motion.advect import warp
@@ -93,7 +93,7 @@ def _wet_power(src: Tensor, dst: Tensor) -> Tensor:
 
     Dividing the misfit by it makes the fit independent of the rain scale, so
     that one ``smoothness`` suits rain in mm/h and in the model's 0-1 log
-    scale alike. Measured on three real radars (docs/skill.md section 7.7),
+    scale alike. Measured on three real radars (docs/lab/skill-notebook.md §7.7),
     the plain per-pixel misfit in the log scale let the roughness penalty win
     and gave smoother, less accurate motion.
     """

@@ -171,7 +171,7 @@ def synthetic_frames(
         raise ConfigError(f"nan_border {nan_border} must be >= 0 and leave part of {shape}")
     model = RainModel(shape, seed, timestep_s, pixel_km)
     grid = synthetic_grid(shape, pixel_km)
-    first = np.datetime64(start, "s")
+    first = np.datetime64(start).astype("datetime64[s]")
     source = f"synthetic(seed={seed})"
     for k in range(n_frames):
         values = model.frame(k)

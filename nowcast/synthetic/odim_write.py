@@ -47,7 +47,7 @@ def _set_attrs(obj: h5py.HLObject, attrs: dict[str, Any]) -> None:
 
 def _date_time(time: np.datetime64) -> tuple[str, str]:
     """``datetime64`` -> ODIM ``(YYYYMMDD, HHMMSS)``."""
-    text = str(np.datetime64(time, "s")).replace("-", "").replace(":", "")
+    text = str(np.datetime64(time).astype("datetime64[s]")).replace("-", "").replace(":", "")
     date, clock = text.split("T")
     return date, clock
 

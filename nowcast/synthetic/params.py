@@ -96,7 +96,7 @@ def synthetic_params(
     ``pixel_km`` just convert them to pixels and steps. ``lifetime_scale``
     multiplies the texture's decorrelation time and the cells' lifetimes
     after the draws (same regime, slower evolution, closer to persistent
-    stratiform rain; experiments in docs/skill.md §5).
+    stratiform rain; experiments in docs/lab/skill-notebook.md §5).
 
     Raises:
         ConfigError: for a bad shape, a negative seed, non-positive units or

@@ -1,11 +1,14 @@
 """Stage 4: training (no typer or rich here; progress goes through callbacks).
 
+- :mod:`~nowcast.training.launch`: ``nowcast train``'s options -> config, data, run folder, rank.
 - :mod:`~nowcast.training.run`: :func:`train`, data file + config -> run folder.
+- :mod:`~nowcast.training.run_data`: split windows, loaders, the checkpoint's data section.
 - :mod:`~nowcast.training.loop`: :func:`fit`, the loop itself.
+- :mod:`~nowcast.training.optimizer`: Adam or AdamW over the trainable parameters.
 - :mod:`~nowcast.training.state`: the run's position and result, and :class:`Callbacks`.
 - :mod:`~nowcast.training.checkpoint`: safe, self-describing checkpoints.
 - :mod:`~nowcast.training.schedule`: learning rate as a function of the step.
-- :mod:`~nowcast.training.runtime`: device, precision, seeding, ``torch.compile``.
+- :mod:`~nowcast.training.runtime`: precision, seeding, ``torch.compile``.
 - :mod:`~nowcast.training.distributed`: ``torchrun`` / DDP and sample sharding.
 - :mod:`~nowcast.training.losses`: the masked losses.
 

@@ -42,15 +42,15 @@ import pickle
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from nowcast import __version__
 from nowcast.config import ModelConfig, RunConfig, check_frame, merge
-from nowcast.errors import CheckpointError, ConfigError, NowcastError
-from nowcast.io.writers.atomic import commit, discard, temporary_path
+from nowcast.errors import CheckpointError, ConfigError, NowcastError, first_line
+from nowcast.io.writers.atomic import AtomicOutput
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "nowcast_version", "config", "model", "state_dict", "data")
@@ -79,7 +79,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     """The plain model inside ``DistributedDataParallel`` and ``torch.compile`` wrappers."""
     while True:
         if hasattr(model, "_orig_mod"):  # torch.compile's OptimizedModule
-            model = model._orig_mod
+            model = cast(nn.Module, model._orig_mod)
         elif isinstance(model, nn.parallel.DistributedDataParallel):
             model = model.module
         else:
@@ -102,16 +102,10 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
     """
     _check_plain(payload, "payload")
     path = Path(path)
-    tmp = temporary_path(path)
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        commit(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
+    with AtomicOutput(path) as out, open(out.tmp, "wb") as handle:
+        torch.save(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     return path
 
 
@@ -161,7 +155,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... for corrupt files
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or not a torch file: "
-            f"{type(exc).__name__}{': ' + _first_line(exc) if str(exc) else ''})"
+            f"{type(exc).__name__}{': ' + first_line(exc) if str(exc).strip() else ''})"
         ) from exc
     _check_layout(payload, path)
     return payload
@@ -189,10 +183,6 @@ def _unsafe_reason(exc: Exception) -> str:
         if "unsupported" in line.lower():
             return line.rstrip(".")
     return "it holds objects other than tensors and plain values"
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -252,7 +242,7 @@ def model_from_checkpoint(
         transform = transform_from_dict(ckpt["data"]["transform"])
     except (RuntimeError, KeyError, NowcastError) as exc:
         raise CheckpointError(
-            f"checkpoint weights do not fit model {model_cfg.name!r}: {_first_line(exc)}"
+            f"checkpoint weights do not fit model {model_cfg.name!r}: {first_line(exc)}"
         ) from exc
     model.eval()
     return model, transform, dict(ckpt["data"])

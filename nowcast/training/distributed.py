@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
-from nowcast.training.runtime import select_device
+from nowcast.models.device import select_device
 
 _TRAIN_STREAM = 1  # separates the train-order and validation-subset random streams
 _VAL_STREAM = 2
@@ -216,15 +216,16 @@ def epoch_batches(loader: Iterable[Any], epoch: int, skip: int) -> Iterator[Any]
     With an :class:`EpochSampler` the skipped windows are never loaded;
     other loaders are iterated and the first ``skip`` batches dropped.
     """
-    dataset = getattr(loader, "dataset", None)
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)  # the dataset's augmentation stream follows the epoch
+    dataset_set_epoch = getattr(getattr(loader, "dataset", None), "set_epoch", None)
+    if dataset_set_epoch is not None:
+        dataset_set_epoch(epoch)  # the dataset's augmentation stream follows the epoch
     sampler = getattr(loader, "sampler", None)
     if isinstance(sampler, EpochSampler):
         sampler.set_epoch(epoch, start=skip * int(getattr(loader, "batch_size", 1) or 1))
         return iter(loader)
-    if hasattr(sampler, "set_epoch"):
-        sampler.set_epoch(epoch)
+    sampler_set_epoch = getattr(sampler, "set_epoch", None)
+    if sampler_set_epoch is not None:
+        sampler_set_epoch(epoch)
     return itertools.islice(iter(loader), skip, None)
 
 

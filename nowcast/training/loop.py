@@ -31,19 +31,19 @@ import torch
 from torch import Tensor, nn
 
 from nowcast.config import TrainConfig
-from nowcast.errors import ConfigError, TrainingDivergedError
+from nowcast.errors import TrainingDivergedError
+from nowcast.models.device import describe_device, select_device
 from nowcast.training import distributed
 from nowcast.training.checkpoint import CheckpointWriter, cpu_state_dict
+from nowcast.training.optimizer import make_optimizer
 from nowcast.training.runtime import (
     autocast_context,
     compile_probe,
     configure_backends,
-    describe_device,
     make_grad_scaler,
     maybe_compile,
     resolve_precision,
     rng_state,
-    select_device,
 )
 from nowcast.training.schedule import check_schedule, lr_at, total_steps
 from nowcast.training.state import (
@@ -55,7 +55,6 @@ from nowcast.training.state import (
 )
 
 LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
-OPTIMIZERS = ("adam", "adamw")
 PLATEAU_FACTOR = 0.5
 
 
@@ -135,22 +134,6 @@ def fit(
         eval_net=model if ctx.enabled else net,
     )
     return loop.run(train_loader, val_loader)
-
-
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, or AdamW with decoupled weight decay, over the trainable parameters.
-
-    Raises:
-        ConfigError: for an unknown optimizer or a model with nothing to train.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ConfigError(f"model {type(model).__name__} has no trainable parameters")
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr)
-    raise ConfigError(f"unknown optimizer {cfg.optimizer!r} (known: {', '.join(OPTIMIZERS)})")
 
 
 @dataclass

@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
+import torch.nn.functional as F
 from torch import Tensor
 
 from nowcast.data.transforms import Transform

@@ -19,21 +19,17 @@ Under ``torchrun`` every process calls :func:`train`; rank 0 alone writes.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from nowcast.config import RunConfig, merge, to_toml
-from nowcast.data.dataset import CanonicalWindows, windows_for
 from nowcast.data.transforms import make_transform
-from nowcast.data.windows import SPLITS
-from nowcast.errors import CheckpointError, ConfigError, OutputExistsError
+from nowcast.errors import CheckpointError, OutputExistsError
 from nowcast.io.canonical import CanonicalFile, open_canonical
+from nowcast.io.writers.atomic import AtomicOutput
 from nowcast.models import build_model
 from nowcast.training import distributed
 from nowcast.training.checkpoint import (
@@ -42,9 +38,9 @@ from nowcast.training.checkpoint import (
     make_header,
     resolve_checkpoint,
 )
-from nowcast.training.distributed import EpochSampler, SubsetSampler
 from nowcast.training.loop import fit
 from nowcast.training.losses import make_loss
+from nowcast.training.run_data import data_info, make_loaders, split_windows
 from nowcast.training.runtime import seed_everything
 from nowcast.training.state import Callbacks, TrainResult
 
@@ -129,9 +125,8 @@ def _train(
         _refuse_existing_run(run_dir)
         config = _config_for_file(config, source, notes)
 
-    splits = {name: windows_for(data_path, config.data, name) for name in SPLITS}
-    _check_splits(splits, data_path, config)
-    train_loader, val_loader = _loaders(data_path, splits, config, device, ctx)
+    splits = split_windows(data_path, config)
+    train_loader, val_loader = make_loaders(data_path, splits, config, device, ctx)
     seed_everything(config.train.seed)  # the same initial weights for the same seed
     model = build_model(config.model)
     if init is not None and ckpt is None:
@@ -144,7 +139,7 @@ def _train(
         csi_thresholds=config.train.csi_thresholds,
         lead_weight_power=config.train.lead_weight_power,
     )
-    meta = make_header(config, _data_info(source, config, splits, transform.to_dict()))
+    meta = make_header(config, data_info(source, config, splits, transform.to_dict()))
 
     logger = _RunFiles(run_dir, callbacks, ckpt["history"] if ckpt else []) if ctx.is_main else None
     if logger is not None:
@@ -246,100 +241,6 @@ def resume_config(resume: Path, updates: dict[str, Any] | None = None) -> RunCon
     return merge(stored, updates or {})
 
 
-def _check_splits(splits: dict[str, np.ndarray], data_path: Path, config: RunConfig) -> None:
-    window = config.data.in_len + config.data.out_len
-    for name in ("train", "val"):
-        if len(splits[name]) == 0:
-            raise ConfigError(
-                f"{data_path} gives no {name} windows of {window} frames "
-                f"(data.in_len + data.out_len); use a longer file, shorter windows or a "
-                "larger data.val_fraction"
-            )
-
-
-def _loaders(
-    data_path: Path,
-    splits: dict[str, np.ndarray],
-    config: RunConfig,
-    device: torch.device,
-    ctx: distributed.DistContext,
-) -> tuple[DataLoader, DataLoader]:
-    """Training loader with a seeded, resumable order; validation loader on a fixed subset."""
-    data, train_cfg = config.data, config.train
-    patch = config.model.patch_size
-    train_set = CanonicalWindows(
-        data_path, splits["train"], data, patch, train=True, seed=train_cfg.seed
-    )
-    val_set = CanonicalWindows(
-        data_path, splits["val"], data, patch, train=False, seed=train_cfg.seed
-    )
-    options: dict[str, Any] = {
-        "batch_size": train_cfg.batch_size,
-        "num_workers": train_cfg.num_workers,
-        "pin_memory": device.type == "cuda",
-    }
-    train_sampler = EpochSampler(len(train_set), train_cfg.samples_per_epoch, train_cfg.seed, ctx)
-    val_sampler = SubsetSampler(len(val_set), train_cfg.val_samples, train_cfg.seed, ctx)
-    # Own generators: creating a loader iterator then draws nothing from the
-    # global RNG, which would otherwise differ between a resumed and a plain run.
-    return (
-        DataLoader(
-            train_set, sampler=train_sampler, generator=_generator(train_cfg.seed), **options
-        ),
-        DataLoader(val_set, sampler=val_sampler, generator=_generator(train_cfg.seed), **options),
-    )
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _data_info(
-    source: CanonicalFile,
-    config: RunConfig,
-    splits: dict[str, np.ndarray],
-    transform: dict[str, Any],
-) -> dict[str, Any]:
-    """The checkpoint's ``data`` section: what the model reads and which data trained it."""
-    data = config.data
-    ny, nx = source.grid.shape
-    return {
-        "variable": source.variable,
-        "units": source.units,
-        "transform": transform,
-        "in_len": data.in_len,
-        "out_len": data.out_len,
-        "timestep_s": data.timestep_s,
-        "patch_size": config.model.patch_size,
-        "grid": {"ny": ny, "nx": nx, "description": source.grid.describe()},
-        "split": {
-            "data_file": str(source.path.resolve()),
-            "method": "sequence" if source.sequence is not None else "time",
-            "fractions": [
-                1.0 - data.val_fraction - data.test_fraction,
-                data.val_fraction,
-                data.test_fraction,
-            ],
-            **{name: _split_summary(source, starts, data) for name, starts in splits.items()},
-        },
-    }
-
-
-def _split_summary(source: CanonicalFile, starts: np.ndarray, data: Any) -> dict[str, Any]:
-    """Window count and the time range (first to last frame, UTC ISO) of one split."""
-    if len(starts) == 0:
-        return {"windows": 0, "start": None, "end": None}
-    starts = np.asarray(starts, dtype=np.int64).reshape(len(starts), -1)
-    first = starts[:, 0]
-    stride = starts[:, 1] if starts.shape[1] > 1 else np.ones_like(first)
-    last = first + (data.in_len + data.out_len - 1) * stride
-    return {
-        "windows": int(len(starts)),
-        "start": f"{source.times[first.min()]}Z",
-        "end": f"{source.times[last.max()]}Z",
-    }
-
-
 class _RunFiles(Callbacks):
     """Rank 0's bookkeeping: ``config.toml``, ``train.log``, ``metrics.csv``; forwards hooks."""
 
@@ -417,9 +318,8 @@ def _format(value: Any) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with AtomicOutput(path) as out:
+        out.tmp.write_text(text, encoding="utf-8")
 
 
 def update_latest(run_dir: Path) -> Path:
@@ -430,14 +330,12 @@ def update_latest(run_dir: Path) -> Path:
     """
     run_dir = Path(run_dir).resolve()  # a run reached through runs/latest is its real folder
     link = run_dir.parent / "latest"
-    tmp = run_dir.parent / ".latest.tmp"
-    tmp.unlink(missing_ok=True)
-    try:
-        tmp.symlink_to(run_dir.name, target_is_directory=True)
-    except OSError:  # no symlinks here (some Windows set-ups, some mounts)
-        tmp.write_text(run_dir.name + "\n", encoding="utf-8")
     if link.is_dir() and not link.is_symlink():
-        tmp.unlink()
         raise OutputExistsError(f"{link} is a folder; cannot point it at the newest run")
-    os.replace(tmp, link)
+    with AtomicOutput(link) as out:
+        out.tmp.unlink()  # the unique name is reserved; the symlink takes the file's place
+        try:
+            out.tmp.symlink_to(run_dir.name, target_is_directory=True)
+        except OSError:  # no symlinks here (some Windows set-ups, some mounts)
+            out.tmp.write_text(run_dir.name + "\n", encoding="utf-8")
     return link

@@ -1,7 +1,8 @@
-"""Where and how the numbers are crunched: device, precision, seeding, compilation.
+"""How the numbers are crunched: precision, seeding, compilation.
 
 Everything here is chosen once per run and recorded in the run's config, so a
-training run can be reproduced from its checkpoint alone. Random-number states
+training run can be reproduced from its checkpoint alone (the device is chosen by
+:mod:`nowcast.models.device`). Random-number states
 are converted to plain lists and tensors, which lets them travel inside a
 ``weights_only`` checkpoint (see :mod:`nowcast.training.checkpoint`).
 """
@@ -12,43 +13,15 @@ import contextlib
 import random
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from nowcast.errors import ConfigError
+from nowcast.errors import ConfigError, first_line
 
-DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def select_device(name: str) -> torch.device:
-    """Turn a device name into a :class:`torch.device`.
-
-    Args:
-        name: ``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``
-            (``cuda:N`` picks a GPU).
-
-    Raises:
-        ConfigError: for an unknown name, or ``cuda`` on a machine without CUDA.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.split(":")[0] not in DEVICES[1:]:
-        raise ConfigError(f"unknown device {name!r} (known: {', '.join(DEVICES)})")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available here")
-    return torch.device(name)
-
-
-def describe_device(device: torch.device) -> str:
-    """The device for the run's log: ``cpu``, or ``cuda:0 (NVIDIA H200)`` with the GPU's name."""
-    if device.type != "cuda":
-        return device.type
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
 
 
 def configure_backends(device: torch.device) -> None:
@@ -84,7 +57,9 @@ def resolve_precision(device: torch.device, precision: str) -> str:
     return precision
 
 
-def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+def autocast_context(
+    device: torch.device, precision: str
+) -> contextlib.AbstractContextManager[None]:
     """A context manager running the forward pass in ``precision`` (see :func:`resolve_precision`).
 
     fp32 gives a no-op context; bf16 and fp16 give :func:`torch.autocast`, which
@@ -138,11 +113,11 @@ def maybe_compile(
         with warnings.catch_warnings():
             # torch's own compiler stack imports deprecated torch.jit pieces; not ours to fix.
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.")
-            compiled = torch.compile(model)
+            compiled = cast(nn.Module, torch.compile(model))  # an OptimizedModule
             if probe is not None:
                 probe(compiled)
     except Exception as exc:  # any backend failure means "run eager"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         return model, f"torch.compile failed ({reason}); running eager"
     return compiled, "model compiled with torch.compile (the first steps are slower)"
 

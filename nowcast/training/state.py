@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nowcast.errors import CheckpointError
+from nowcast.errors import CheckpointError, first_line
 from nowcast.training.checkpoint import RESUME_KEYS, unwrap_model
 from nowcast.training.runtime import set_rng_state
 
@@ -150,7 +150,7 @@ def resume_state(
         unwrap_model(model).load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
     except (RuntimeError, ValueError, KeyError) as exc:
-        reason = str(exc).strip().splitlines()[0]
+        reason = first_line(exc)
         raise CheckpointError(
             f"cannot resume: checkpoint does not fit the model ({reason})"
         ) from exc

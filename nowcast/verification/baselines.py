@@ -17,8 +17,10 @@ import io
 from types import ModuleType
 
 import numpy as np
+import torch
 
 from nowcast.errors import ConfigError, InputError, NowcastError
+from nowcast.models.persistence import repeat_last_frame
 
 INSTALL_HINT = 'pip install "nowcast[baselines]"'
 RAIN_THRESHOLD = 0.1
@@ -47,7 +49,10 @@ def persistence_forecast(last_frame: np.ndarray, steps: int) -> np.ndarray:
     frame = np.asarray(last_frame)
     if frame.ndim != 2:
         raise InputError(f"persistence needs one 2-D frame (ny, nx), got shape {frame.shape}")
-    return np.repeat(frame[np.newaxis], _check_steps(steps), axis=0)
+    n_steps = _check_steps(steps)
+    # np.array copies: torch takes no negative strides and warns on read-only arrays
+    frames = torch.from_numpy(np.array(frame))[None, None, None]  # (B, T, C, ny, nx)
+    return repeat_last_frame(frames, n_steps)[0, :, 0].numpy()
 
 
 def _import_pysteps() -> tuple[ModuleType, ModuleType]:

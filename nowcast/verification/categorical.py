@@ -41,7 +41,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nowcast.errors import ConfigError, InputError
+from nowcast.errors import ConfigError
+from nowcast.verification.accumulator import Accumulator, check_lead, valid_values
 
 SCORE_NAMES = ("csi", "pod", "far", "pofd", "bias", "ets", "hss")
 
@@ -66,56 +67,6 @@ def check_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
     if len(set(values)) != len(values):
         raise ConfigError(f"verification thresholds must be distinct, got {values}")
     return values
-
-
-def check_pair(forecast: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return forecast and observation as arrays after checking that they match.
-
-    Args:
-        forecast: Forecast field(s), any shape.
-        observed: Observed field(s), same shape as ``forecast``.
-
-    Returns:
-        Both inputs as numpy arrays (no copy when already arrays).
-
-    Raises:
-        InputError: If the shapes differ.
-    """
-    fc = np.asarray(forecast)
-    ob = np.asarray(observed)
-    if fc.shape != ob.shape:
-        raise InputError(f"forecast shape {fc.shape} differs from observed shape {ob.shape}")
-    return fc, ob
-
-
-def check_lead(lead: int, n_leads: int) -> int:
-    """Return ``lead`` as an int after checking it indexes one of ``n_leads`` lead times.
-
-    Raises:
-        IndexError: If ``lead`` is outside ``0 .. n_leads - 1``.
-    """
-    index = int(lead)
-    if not 0 <= index < n_leads:
-        raise IndexError(f"lead index {lead} outside 0..{n_leads - 1}")
-    return index
-
-
-def valid_values(forecast: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten a forecast/observation pair to the pixels finite in both.
-
-    Args:
-        forecast: Forecast field(s).
-        observed: Observed field(s), same shape.
-
-    Returns:
-        Two 1-D arrays of equal length holding the pixels where neither value is
-        NaN or infinite (views when every pixel is valid).
-    """
-    fc, ob = check_pair(forecast, observed)
-    valid = np.isfinite(fc) & np.isfinite(ob)
-    if valid.all():
-        return fc.ravel(), ob.ravel()
-    return fc[valid], ob[valid]
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -163,7 +114,7 @@ def scores_from_counts(
     }
 
 
-class ContingencyTable:
+class ContingencyTable(Accumulator):
     """Pooled 2x2 contingency counts per lead time and threshold.
 
     Counts are int64 arrays of shape ``(n_leads, n_thresholds)``. Pixels where
@@ -181,11 +132,16 @@ class ContingencyTable:
         n_excluded: Pixels left out per lead because of NaN, shape ``(n_leads,)``.
     """
 
+    SUMS = ("hits", "misses", "false_alarms", "correct_negatives", "n_excluded")
+    MERGE_KEYS = ("thresholds", "n_leads")
+    MERGE_ERROR = (
+        "cannot merge tables with thresholds/leads {other.thresholds}/{other.n_leads} "
+        "into {self.thresholds}/{self.n_leads}"
+    )
+
     def __init__(self, thresholds: Sequence[float], n_leads: int) -> None:
         self.thresholds = check_thresholds(thresholds)
-        if int(n_leads) < 1:
-            raise ConfigError(f"n_leads must be at least 1, got {n_leads}")
-        self.n_leads = int(n_leads)
+        super().__init__(n_leads)
         shape = (self.n_leads, len(self.thresholds))
         self.hits = np.zeros(shape, dtype=np.int64)
         self.misses = np.zeros(shape, dtype=np.int64)
@@ -215,37 +171,6 @@ class ContingencyTable:
             self.misses[index, k] += n_ob - n_hits
             self.false_alarms[index, k] += n_fc - n_hits
             self.correct_negatives[index, k] += n_valid - n_fc - n_ob + n_hits
-
-    def update_all(self, forecast: np.ndarray, observed: np.ndarray) -> None:
-        """Add a whole forecast sequence, lead axis first.
-
-        Args:
-            forecast: Array ``(n_leads, ...)``: frame ``i`` is lead index ``i``.
-            observed: The verifying observations, same shape.
-        """
-        fc, ob = check_pair(forecast, observed)
-        if fc.shape[0] != self.n_leads:
-            raise InputError(f"expected {self.n_leads} lead times, got {fc.shape[0]}")
-        for lead in range(self.n_leads):
-            self.update(lead, fc[lead], ob[lead])
-
-    def merge(self, other: ContingencyTable) -> ContingencyTable:
-        """Add the counts of ``other`` (same thresholds and leads) into this table.
-
-        Returns:
-            ``self``, so that merges can be chained.
-        """
-        if other.thresholds != self.thresholds or other.n_leads != self.n_leads:
-            raise ValueError(
-                f"cannot merge tables with thresholds/leads {other.thresholds}/{other.n_leads} "
-                f"into {self.thresholds}/{self.n_leads}"
-            )
-        self.hits += other.hits
-        self.misses += other.misses
-        self.false_alarms += other.false_alarms
-        self.correct_negatives += other.correct_negatives
-        self.n_excluded += other.n_excluded
-        return self
 
     def scores(self) -> dict[str, np.ndarray]:
         """Scores per lead and threshold from the pooled counts.

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from nowcast.errors import ConfigError, InputError
-from nowcast.verification.categorical import check_lead, check_pair, valid_values
+from nowcast.verification.accumulator import Accumulator, check_lead, check_pair, valid_values
 
-CONTINUOUS_SUMS = ("sum_error", "sum_sq_error", "sum_abs_error", "sum_x", "sum_y")
+CONTINUOUS_SUMS: tuple[str, ...] = ("sum_error", "sum_sq_error", "sum_abs_error", "sum_x", "sum_y")
 CONTINUOUS_SUMS += ("sum_xx", "sum_yy", "sum_xy")
 FRAME_SUMS = ("sum_frame_sse", "sum_frame_sae", "sum_ssim", "sum_psnr")
 
@@ -36,13 +36,6 @@ SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
-
-
-def _check_n_leads(n_leads: int) -> int:
-    """Return ``n_leads`` as an int, raising ConfigError when it is below 1."""
-    if int(n_leads) < 1:
-        raise ConfigError(f"n_leads must be at least 1, got {n_leads}")
-    return int(n_leads)
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -86,7 +79,7 @@ def continuous_from_sums(
     }
 
 
-class ContinuousScores:
+class ContinuousScores(Accumulator):
     """Pooled error and correlation sums per lead time.
 
     Attributes:
@@ -97,8 +90,12 @@ class ContinuousScores:
             (x = forecast, y = observed). All sums are float64 ``(n_leads,)``.
     """
 
+    SUMS = ("n", *CONTINUOUS_SUMS)
+    MERGE_KEYS = ("n_leads",)
+    MERGE_ERROR = "cannot merge {other.n_leads} lead times into {self.n_leads}"
+
     def __init__(self, n_leads: int) -> None:
-        self.n_leads = _check_n_leads(n_leads)
+        super().__init__(n_leads)
         self.n = np.zeros(self.n_leads, dtype=np.int64)
         self.sum_error = np.zeros(self.n_leads)
         self.sum_sq_error = np.zeros(self.n_leads)
@@ -132,29 +129,11 @@ class ContinuousScores:
         self.sum_yy[index] += np.dot(y, y)
         self.sum_xy[index] += np.dot(x, y)
 
-    def update_all(self, forecast: np.ndarray, observed: np.ndarray) -> None:
-        """Add a whole forecast sequence ``(n_leads, ...)``, lead axis first."""
-        fc, ob = check_pair(forecast, observed)
-        if fc.shape[0] != self.n_leads:
-            raise InputError(f"expected {self.n_leads} lead times, got {fc.shape[0]}")
-        for lead in range(self.n_leads):
-            self.update(lead, fc[lead], ob[lead])
-
-    def merge(self, other: ContinuousScores) -> ContinuousScores:
-        """Add the sums of ``other`` (same number of leads); returns ``self``."""
-        if other.n_leads != self.n_leads:
-            raise ValueError(f"cannot merge {other.n_leads} lead times into {self.n_leads}")
-        self.n += other.n
-        for name in CONTINUOUS_SUMS:
-            getattr(self, name)[...] += getattr(other, name)
-        return self
-
     def _sums(self, axis: int | None) -> dict[str, np.ndarray]:
         """The accumulators, summed over ``axis`` (None keeps the lead axis)."""
-        names = ("n", *CONTINUOUS_SUMS)
         if axis is None:
-            return {name: getattr(self, name) for name in names}
-        return {name: getattr(self, name).sum(axis=axis) for name in names}
+            return {name: getattr(self, name) for name in self.SUMS}
+        return {name: getattr(self, name).sum(axis=axis) for name in self.SUMS}
 
     def scores(self) -> dict[str, np.ndarray]:
         """Scores per lead: ``n, mse, rmse, mae, bias, corr``, arrays ``(n_leads,)``."""
@@ -244,7 +223,7 @@ def psnr(forecast: np.ndarray, observed: np.ndarray, data_range: float = 1.0) ->
         return 10.0 * np.log10(data_range**2 / mse)
 
 
-class FrameScores:
+class FrameScores(Accumulator):
     """Per-frame image scores averaged over frames (OpenSTL Moving MNIST convention).
 
     Attributes:
@@ -256,8 +235,12 @@ class FrameScores:
         sum_ssim, sum_psnr: Sums over frames of the per-frame SSIM and PSNR.
     """
 
+    SUMS = ("n_frames", *FRAME_SUMS)
+    MERGE_KEYS = ("n_leads", "data_range")
+    MERGE_ERROR = "cannot merge frame scores with different leads or data range"
+
     def __init__(self, n_leads: int, data_range: float = 1.0) -> None:
-        self.n_leads = _check_n_leads(n_leads)
+        super().__init__(n_leads)
         if not data_range > 0:
             raise ConfigError(f"data_range must be positive, got {data_range}")
         self.data_range = float(data_range)
@@ -284,23 +267,6 @@ class FrameScores:
         self.sum_frame_sae[index] += np.sum(np.abs(error))
         self.sum_ssim[index] += np.sum(ssim(fc, ob, self.data_range))
         self.sum_psnr[index] += np.sum(psnr(fc, ob, self.data_range))
-
-    def update_all(self, forecast: np.ndarray, observed: np.ndarray) -> None:
-        """Add a sequence ``(n_leads, ..., ny, nx)``, lead axis first."""
-        fc, ob = check_pair(forecast, observed)
-        if fc.shape[0] != self.n_leads:
-            raise InputError(f"expected {self.n_leads} lead times, got {fc.shape[0]}")
-        for lead in range(self.n_leads):
-            self.update(lead, fc[lead], ob[lead])
-
-    def merge(self, other: FrameScores) -> FrameScores:
-        """Add the sums of ``other`` (same leads and data range); returns ``self``."""
-        if other.n_leads != self.n_leads or other.data_range != self.data_range:
-            raise ValueError("cannot merge frame scores with different leads or data range")
-        self.n_frames += other.n_frames
-        for name in FRAME_SUMS:
-            getattr(self, name)[...] += getattr(other, name)
-        return self
 
     @staticmethod
     def _from_sums(n_frames: np.ndarray, sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

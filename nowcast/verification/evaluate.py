@@ -16,11 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from nowcast.data.observations import (
+    Observations,
+    load_observations,
+    restrict_period,
+    thin_starts,
+    valid_starts,
+)
 from nowcast.errors import InputError
-from nowcast.forecasting.inputs import Observations, load_observations
 from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
 from nowcast.forecasting.scale import working_factor
 from nowcast.io.grid import parse_utc
+from nowcast.models.device import select_device
 from nowcast.verification.fss import scales_to_pixels
 from nowcast.verification.methods import baseline_methods, forecast_file_method, model_method
 from nowcast.verification.outputs import score_rows, write_outputs
@@ -29,9 +36,6 @@ from nowcast.verification.run import (
     Evaluation,
     Method,
     evaluate,
-    restrict_period,
-    thin_starts,
-    valid_starts,
 )
 
 RAIN_THRESHOLDS = (0.5, 1.0, 5.0, 10.0)
@@ -138,14 +142,11 @@ def run_evaluation(
     request: EvaluateRequest, on_start: Callable[[int, int], Any] | None = None
 ) -> EvaluateResult:
     """Score the requested methods and write the report files into ``request.output_dir``."""
-    from nowcast.training.runtime import select_device
-
     if request.forecast is not None:
         return _evaluate_file(request, on_start)
     device = select_device(request.device)
-    loaded = [
-        load_model(resolve_model(spec), device, request.frame) for spec in request.models or [None]
-    ]
+    specs: list[str | None] = list(request.models) or [None]  # no --model: the default choice
+    loaded = [load_model(resolve_model(spec), device, request.frame) for spec in specs]
     obs, notes, begin, end = _observations(request, loaded)
     methods = _model_methods(request, loaded, obs, device, notes)
     methods += baseline_methods(request.baselines, notes)

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from nowcast.errors import ConfigError, InputError
-from nowcast.verification.categorical import check_lead, check_pair, check_thresholds
+from nowcast.verification.accumulator import Accumulator, check_lead, check_pair
+from nowcast.verification.categorical import check_thresholds
 
 
 def scales_to_pixels(scales_km: Sequence[float], pixel_m: float) -> list[int]:
@@ -173,7 +174,7 @@ def fraction_sums(
     return sums
 
 
-class FractionsSkillScore:
+class FractionsSkillScore(Accumulator):
     """Pooled FSS sums per lead time, threshold and window side.
 
     Attributes:
@@ -186,12 +187,14 @@ class FractionsSkillScore:
         n_observed_events: Valid observed event pixels, int64 ``(n_leads, n_thresholds)``.
     """
 
+    SUMS = ("sum_ff", "sum_oo", "sum_fo", "n_valid", "n_observed_events")
+    MERGE_KEYS = ("thresholds", "scales_px", "n_leads")
+    MERGE_ERROR = "cannot merge FSS accumulators with different thresholds/scales/leads"
+
     def __init__(self, thresholds: Sequence[float], scales_px: Sequence[int], n_leads: int) -> None:
         self.thresholds = check_thresholds(thresholds)
         self.scales_px = check_scales(scales_px)
-        if int(n_leads) < 1:
-            raise ConfigError(f"n_leads must be at least 1, got {n_leads}")
-        self.n_leads = int(n_leads)
+        super().__init__(n_leads)
         shape = (self.n_leads, len(self.thresholds), len(self.scales_px))
         self.sum_ff = np.zeros(shape)
         self.sum_oo = np.zeros(shape)
@@ -229,30 +232,6 @@ class FractionsSkillScore:
             self.sum_ff[index, k] += sums[0]
             self.sum_oo[index, k] += sums[1]
             self.sum_fo[index, k] += sums[2]
-
-    def update_all(self, forecast: np.ndarray, observed: np.ndarray) -> None:
-        """Add a sequence ``(n_leads, ..., ny, nx)``, lead axis first."""
-        fc, ob = check_pair(forecast, observed)
-        if fc.shape[0] != self.n_leads:
-            raise InputError(f"expected {self.n_leads} lead times, got {fc.shape[0]}")
-        for lead in range(self.n_leads):
-            self.update(lead, fc[lead], ob[lead])
-
-    def merge(self, other: FractionsSkillScore) -> FractionsSkillScore:
-        """Add the sums of ``other`` (same thresholds, scales, leads); returns ``self``."""
-        same = (other.thresholds, other.scales_px, other.n_leads) == (
-            self.thresholds,
-            self.scales_px,
-            self.n_leads,
-        )
-        if not same:
-            raise ValueError("cannot merge FSS accumulators with different thresholds/scales/leads")
-        self.sum_ff += other.sum_ff
-        self.sum_oo += other.sum_oo
-        self.sum_fo += other.sum_fo
-        self.n_valid += other.n_valid
-        self.n_observed_events += other.n_observed_events
-        return self
 
     def scores(self) -> np.ndarray:
         """FSS per lead, threshold and scale, float64 ``(n_leads, n_thresholds, n_scales)``."""

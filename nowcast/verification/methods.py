@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import netCDF4
 import numpy as np
 import torch
 
+from nowcast.data.observations import Observations
 from nowcast.errors import InputError
-from nowcast.forecasting.inputs import Observations
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.run import model_forecast
-from nowcast.io import cf
+from nowcast.io.units import is_mm_per_hour
+from nowcast.io.writers.forecast import ForecastFile, read_forecast
 from nowcast.verification.baselines import (
     extrapolation_available,
     extrapolation_forecast,
@@ -105,7 +104,9 @@ def forecast_file_method(path: Path, obs: Observations) -> tuple[Method, int, in
     Raises:
         InputError: unknown layout, another grid, or valid times not in ``obs``.
     """
-    fields, reference, valid = _read_forecast(path, obs)
+    forecast = _checked_forecast(path, obs)
+    fields, valid = forecast.fields, forecast.valid_times
+    reference = forecast.reference(obs.timestep_s)
     matches = np.searchsorted(obs.times, np.concatenate([[reference], valid]))
     matches = np.minimum(matches, obs.times.size - 1)
     if obs.times[matches[0]] != reference:
@@ -123,52 +124,14 @@ def forecast_file_method(path: Path, obs: Observations) -> tuple[Method, int, in
     return Method(path.stem, predict, 1, {"forecast_file": str(path)}), int(matches[0]), steps
 
 
-def _read_forecast(path: Path, obs: Observations) -> tuple[np.ndarray, np.datetime64, np.ndarray]:
-    try:
-        nc = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise InputError(f"{path}: not a NetCDF file ({exc})") from None
-    with nc:
-        name = _forecast_variable(nc, path)
-        var = nc[name]
-        fields = np.ma.filled(var[:].astype(np.float32), np.nan)
-        valid = _times(nc["time"])
-        reference = _reference_time(nc, valid, obs)
-        units = str(getattr(var, "units", ""))
-    if fields.shape[1:] != obs.grid.shape:
+def _checked_forecast(path: Path, obs: Observations) -> ForecastFile:
+    """The forecast file, refused when its grid or units differ from the observations'."""
+    forecast = read_forecast(path)
+    if forecast.fields.shape[1:] != obs.grid.shape:
         raise InputError(
-            f"{path}: grid {fields.shape[1:]} differs from the observations' {obs.grid.shape}"
+            f"{path}: grid {forecast.fields.shape[1:]} differs from the observations' "
+            f"{obs.grid.shape}"
         )
-    if obs.variable == "rainfall_rate" and units not in ("mm h-1", "mm/h", "mm hr-1"):
-        raise InputError(f"{path}: {name} is in {units!r}; expected mm h-1")
-    return fields, reference, valid
-
-
-def _forecast_variable(nc: netCDF4.Dataset, path: Path) -> str:
-    for name, var in nc.variables.items():
-        if getattr(var, "standard_name", None) in cf.RATE_STANDARD_NAMES or name in (
-            *cf.FALLBACK_RATE_NAMES,
-            cf.INTENSITY,
-        ):
-            if len(var.dimensions) == 3:
-                return name
-    raise InputError(
-        f"{path}: no rainfall_rate (time, y, x) variable (found: {', '.join(nc.variables)})"
-    )
-
-
-def _times(var: Any) -> np.ndarray:
-    values = netCDF4.num2date(
-        var[:],
-        var.units,
-        getattr(var, "calendar", "standard"),
-        only_use_cftime_datetimes=False,
-        only_use_python_datetimes=True,
-    )
-    return np.array([np.datetime64(v.replace(tzinfo=None), "s") for v in np.atleast_1d(values)])
-
-
-def _reference_time(nc: netCDF4.Dataset, valid: np.ndarray, obs: Observations) -> np.datetime64:
-    if "forecast_reference_time" in nc.variables:
-        return _times(nc["forecast_reference_time"])[0]
-    return valid[0] - np.timedelta64(obs.timestep_s, "s")
+    if obs.variable == "rainfall_rate" and not is_mm_per_hour(forecast.units):
+        raise InputError(f"{path}: {forecast.variable} is in {forecast.units!r}; expected mm h-1")
+    return forecast

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nowcast import __version__
-from nowcast.forecasting.inputs import Observations
+from nowcast.data.observations import Observations
 from nowcast.verification.plots import plot_example, plot_score_vs_lead
 from nowcast.verification.report import (
     Row,
@@ -54,7 +54,7 @@ def _versions() -> dict[str, str]:
         from importlib.metadata import version
 
         versions["pysteps"] = version("pysteps")
-    except Exception:  # noqa: BLE001 - pysteps is optional
+    except Exception:
         pass
     return versions
 

@@ -19,7 +19,8 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 
 from nowcast.errors import InputError
-from nowcast.plotting import NO_DATA_COLOUR, RAIN_LEVELS, RAIN_UNITS, rain_colour_map, save_png
+from nowcast.io.units import is_mm_per_hour
+from nowcast.plotting import NO_DATA_COLOUR, RAIN_LEVELS, rain_colour_map, save_png
 
 
 def _plain_colour_map(values: Sequence[np.ndarray]) -> tuple[Colormap, Normalize]:
@@ -79,7 +80,10 @@ def plot_example(
     if len(lead_times_s) != obs.shape[0]:
         raise InputError(f"got {len(lead_times_s)} lead times for {obs.shape[0]} frames")
     columns = _lead_columns(obs.shape[0], max_columns)
-    if units in RAIN_UNITS:
+    cmap: Colormap
+    norm: Normalize
+    rain = is_mm_per_hour(units)
+    if rain:
         cmap, norm = rain_colour_map()
         extend = "both"
     else:
@@ -98,17 +102,20 @@ def plot_example(
                 ax.set_title(_minutes(lead_times_s[lead]))
             if c == 0:
                 ax.set_ylabel(name)
+    assert image is not None  # at least one field and one lead (checked above)
     bar = fig.colorbar(image, ax=axes, extend=extend, shrink=0.9)
     bar.set_label(units)
-    if units in RAIN_UNITS:
+    if rain:
         bar.set_ticks(list(RAIN_LEVELS))
         bar.set_ticklabels([f"{v:g}" for v in RAIN_LEVELS])
     return save_png(fig, path, dpi)
 
 
-def _series(rows: Sequence[Mapping[str, Any]], score: str) -> dict[tuple[Any, str], list]:
+def _series(
+    rows: Sequence[Mapping[str, Any]], score: str
+) -> dict[tuple[Any, str], list[tuple[float, float]]]:
     """Group rows into ``(threshold, method) -> [(lead_s, value), ...]`` sorted by lead."""
-    series: dict[tuple[Any, str], list] = {}
+    series: dict[tuple[Any, str], list[tuple[float, float]]] = {}
     for row in rows:
         value = row.get(score)
         if value is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nowcast.io.writers import atomic
+from nowcast.io.writers.atomic import AtomicOutput
 from nowcast.verification.categorical import SCORE_NAMES, ContingencyTable
 from nowcast.verification.continuous import ContinuousScores, FrameScores
 from nowcast.verification.fss import FractionsSkillScore
@@ -152,14 +152,8 @@ def _csv_field(value: Any) -> Any:
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic.temporary_path(path)
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        atomic.commit(tmp, path)
-    except BaseException:
-        atomic.discard(tmp)
-        raise
+    with AtomicOutput(path) as out, out.tmp.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -176,7 +170,7 @@ def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write score rows as CSV (UTF-8, ``\\n`` line ends), atomically.
+    """Write score rows as CSV (UTF-8, newline line ends), atomically.
 
     Missing keys and NaN are empty fields; floats are written with full precision.
 

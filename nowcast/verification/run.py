@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nowcast.forecasting.inputs import Observations
+from nowcast.data.observations import Observations
 from nowcast.verification.categorical import ContingencyTable
 from nowcast.verification.continuous import ContinuousScores, FrameScores
 from nowcast.verification.fss import FractionsSkillScore
@@ -71,40 +71,6 @@ class Evaluation:
     start_times: np.ndarray
     example_start: int | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def valid_starts(obs: Observations, in_len: int, steps: int) -> np.ndarray:
-    """Indices of the last input frame of every window with ``in_len`` inputs and
-    ``steps`` observed leads, all at the nominal cadence and within one sequence."""
-    from nowcast.data.windows import valid_window_starts
-
-    first = valid_window_starts(obs.times, in_len + steps, obs.timestep_s, sequence=obs.sequence)
-    return np.asarray(first, dtype=np.int64) + in_len - 1
-
-
-def restrict_period(
-    obs: Observations,
-    starts: np.ndarray,
-    steps: int,
-    begin: np.datetime64 | None,
-    end: np.datetime64 | None,
-) -> np.ndarray:
-    """Keep starts whose forecast time (last input frame) is at or after ``begin`` and
-    whose last verifying frame is at or before ``end``."""
-    keep = np.ones(starts.size, dtype=bool)
-    if begin is not None:
-        keep &= obs.times[starts] >= begin
-    if end is not None:
-        keep &= obs.times[np.minimum(starts + steps, obs.times.size - 1)] <= end
-    return starts[keep]
-
-
-def thin_starts(starts: np.ndarray, max_starts: int) -> np.ndarray:
-    """At most ``max_starts`` starts, evenly spread over the period (0 = all)."""
-    if max_starts <= 0 or starts.size <= max_starts:
-        return starts
-    pick = np.unique(np.linspace(0, starts.size - 1, max_starts).round().astype(int))
-    return starts[pick]
 
 
 def _accumulators(

@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader
 from nowcast.config import DataConfig
 from nowcast.data.dataset import MIN_CROP_COVERAGE, CanonicalWindows, windows_for
 from nowcast.errors import ConfigError
-from tests.data.conftest import T0, encoded_values, write_canonical
+from tests.data.conftest import encoded_values
+from tests.helpers import write_canonical
 
 # linear with max_rate 1: the model scale equals the stored value, which encodes
 # frame t, row y, column x as t * 10000 + y * 100 + x (see conftest.py).
@@ -178,7 +179,7 @@ def test_crops_land_where_the_first_frame_has_data(tmp_path: Path) -> None:
     values = encoded_values(8, 64, 64)
     values[:, 32:, :] = np.nan
     values[:, :, 32:] = np.nan
-    path = write_canonical(tmp_path / "corner.nc", values, T0 + 300 * np.arange(8))
+    path = write_canonical(tmp_path / "corner.nc", values)
     ds = CanonicalWindows(path, np.zeros((40, 2), dtype=np.int64) + [0, 1], CFG, 4, train=True)
     covered = [ds[i]["mask_y"][0].float().mean().item() for i in range(len(ds))]
     assert min(covered) >= MIN_CROP_COVERAGE
@@ -187,6 +188,6 @@ def test_crops_land_where_the_first_frame_has_data(tmp_path: Path) -> None:
 def test_a_window_without_enough_coverage_anywhere_still_gives_a_crop(tmp_path: Path) -> None:
     values = encoded_values(8, 32, 32)
     values[:, 1:, :] = np.nan  # one covered row: no 16 x 16 crop is a quarter covered
-    path = write_canonical(tmp_path / "row.nc", values, T0 + 300 * np.arange(8))
+    path = write_canonical(tmp_path / "row.nc", values)
     s = CanonicalWindows(path, np.array([[0, 1]]), CFG, 4, train=True)[0]
     assert s["x"].shape == (3, 1, 16, 16) and s["mask_y"].float().mean() <= 1 / 16

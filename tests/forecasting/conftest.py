@@ -1,4 +1,4 @@
-"""Builders for forecast and evaluation tests: canonical files and untrained checkpoints.
+"""Builders for forecast and evaluation tests: untrained checkpoints and an observation file.
 
 A checkpoint made here has the exact layout ``nowcast train`` writes
 (:func:`nowcast.training.checkpoint.make_header` plus weights) but random,
@@ -8,34 +8,18 @@ one. Other test packages import the plain functions from this module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from nowcast.config import RunConfig, merge
+from nowcast.config import merge
 from nowcast.data.transforms import make_transform
 from nowcast.io.grid import Grid
-from nowcast.io.writers import CanonicalWriter
 from nowcast.models import build_model
-from nowcast.presets import apply_preset
 from nowcast.training.checkpoint import make_header, save_checkpoint
-from tests.helpers import laea_grid, rain_frames
-
-T0 = np.datetime64("2024-06-01T12:00:00", "s")
-STEP_S = 300
-
-
-def tiny_config(variable: str = "rainfall_rate", model: str = "encoder_forecaster") -> RunConfig:
-    """The ``tiny`` preset (4 in, 4 out, 8-channel layers, 4x4 patches) for ``variable``."""
-    config = apply_preset(RunConfig(), "tiny")
-    transform = "log_rain" if variable == "rainfall_rate" else "identity"
-    return merge(
-        config,
-        {"model": {"name": model}, "data": {"variable": variable, "transform": transform}},
-    )
+from tests.helpers import STEP_S, laea_grid, rain_frames, tiny_config, write_canonical
 
 
 def write_checkpoint(
@@ -87,28 +71,6 @@ def write_checkpoint(
     }
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     return save_checkpoint(path, {**make_header(config, data), "state_dict": state})
-
-
-def write_canonical(
-    path: Path,
-    fields: np.ndarray,
-    grid: Grid,
-    *,
-    times: Sequence[np.datetime64] | None = None,
-    variable: str = "rainfall_rate",
-    timestep_s: int = STEP_S,
-    sequence: Sequence[int] | None = None,
-) -> Path:
-    """Write ``fields`` ``(n, ny, nx)`` as a canonical file (default: one frame per step)."""
-    if times is None:
-        times = [T0 + np.timedelta64(k * timestep_s, "s") for k in range(len(fields))]
-    with CanonicalWriter(
-        path, grid, variable, with_sequence=sequence is not None, history="test"
-    ) as writer:
-        for k, (time, values) in enumerate(zip(times, fields, strict=True)):
-            writer.append(time, values, sequence=None if sequence is None else sequence[k])
-        writer.set_attributes(nowcast_timestep_seconds=np.int32(timestep_s))
-    return path
 
 
 def rain_stack(n: int, ny: int = 24, nx: int = 28, seed: int = 0) -> tuple[np.ndarray, Grid]:

@@ -11,9 +11,9 @@ import xarray as xr
 from typer.testing import CliRunner, Result
 
 from nowcast.cli import app
+from nowcast.data.observations import load_observations
 from nowcast.forecasting.blend import combine
 from nowcast.forecasting.calibrate import calibrate
-from nowcast.forecasting.inputs import load_observations
 from nowcast.forecasting.model_choice import load_model
 from nowcast.forecasting.run import forecast_components
 from nowcast.training.checkpoint import load_checkpoint

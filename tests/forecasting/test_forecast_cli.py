@@ -21,7 +21,8 @@ from nowcast.forecasting.model_choice import sha256_of
 from nowcast.models import encoder_forecaster
 from nowcast.motion import estimate_motion
 from nowcast.synthetic.odim_write import write_odim
-from tests.forecasting.conftest import T0, rain_stack, write_canonical
+from tests.forecasting.conftest import rain_stack
+from tests.helpers import T0, write_canonical
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_data" / "synthetic.nc"

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nowcast.data.observations import load_observations
 from nowcast.errors import InputError
-from nowcast.forecasting.inputs import load_observations, select_inputs
+from nowcast.forecasting.inputs import select_inputs
 from nowcast.synthetic.odim_write import write_odim
-from tests.forecasting.conftest import STEP_S, T0, rain_stack, write_canonical
-from tests.helpers import laea_grid
+from tests.forecasting.conftest import rain_stack
+from tests.helpers import STEP_S, T0, laea_grid, write_canonical
 
 
 def _at(minutes: float) -> np.datetime64:

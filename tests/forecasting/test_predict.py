@@ -14,7 +14,7 @@ from nowcast.forecasting.predict import plan_tiles, predict
 from nowcast.forecasting.run import model_forecast
 from nowcast.models import build_model
 from nowcast.motion import estimate_motion
-from tests.forecasting.conftest import tiny_config
+from tests.helpers import tiny_config
 
 CPU = torch.device("cpu")
 

@@ -9,20 +9,22 @@ import numpy as np
 import pytest
 
 from nowcast.errors import ConfigError, InputError
-from nowcast.io.readers import moving_mnist
-from nowcast.io.readers.moving_mnist import (
+from nowcast.io.readers.moving_mnist import reader as mnist_reader
+from nowcast.io.readers.moving_mnist.generate import (
+    block_digit_pools,
+    generate_moving_mnist,
+    iter_moving_mnist,
+    split_digit_pool,
+)
+from nowcast.io.readers.moving_mnist.reader import (
     EPOCH,
     MnistIdxReader,
     MovingMnistNpyReader,
-    block_digit_pools,
-    block_sizes,
-    generate_moving_mnist,
-    iter_moving_mnist,
     read_idx_images,
     sequence_times,
-    split_digit_pool,
 )
 from nowcast.io.readers.registry import ReaderOptions, get_reader
+from nowcast.io.splits import block_sizes
 
 STEP = np.timedelta64(300, "s")
 
@@ -266,7 +268,7 @@ def test_npy_reader_memory_maps(npy_path: Path, monkeypatch: pytest.MonkeyPatch)
         modes.append(kwargs.get("mmap_mode"))
         return real_load(*args, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(moving_mnist.np, "load", spy)
+    monkeypatch.setattr(mnist_reader.np, "load", spy)
     frames = MovingMnistNpyReader(ReaderOptions()).frames(npy_path)
     first = next(frames)
     assert modes and set(modes) == {"r"}

@@ -1,8 +1,10 @@
-"""ODIM_H5 reader: each rule of the spec on synthetic files, then every real RMI file."""
+"""ODIM_H5 reader: each rule of the spec on synthetic files.
+
+Z-R is in ``test_conversions.py`` and the real RMI files in ``test_odim_rmi.py``.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,7 @@ import pytest
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.projection import latlon, north_up_grid, unproject
-from nowcast.io.readers.knmi import KnmiReader
+from nowcast.io.projection import north_up_grid
 from nowcast.io.readers.odim import (
     OdimReader,
     _decode,
@@ -24,9 +25,8 @@ from nowcast.io.readers.odim import (
     decode_elementwise,
 )
 from nowcast.io.readers.registry import ReaderOptions, detect_reader
-from nowcast.io.readers.zr import dbz_to_rate, rate_to_dbz
+from nowcast.io.readers.zr import dbz_to_rate
 from nowcast.synthetic.odim_write import write_odim
-from tests.helpers import frame_stats
 
 LAEA = "+proj=laea +lat_0=55 +lon_0=10 +x_0=1950000 +y_0=-2100000 +ellps=WGS84 +units=m"
 T0 = np.datetime64("2024-06-01T12:00:00", "s")
@@ -60,29 +60,6 @@ def c_string(obj: Any, key: str, value: str) -> None:
 def assert_one_line_error(exc: pytest.ExceptionInfo[InputError], path: Path) -> None:
     message = str(exc.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
-
-
-# --- Z-R -------------------------------------------------------------------------
-
-
-def test_zr_marshall_palmer_values() -> None:
-    # Z = 200 R^1.6: 1 mm/h <-> 10 log10(200) = 23.0103 dBZ.
-    assert rate_to_dbz(np.array([1.0]))[0] == pytest.approx(23.0103, abs=1e-4)
-    assert dbz_to_rate(np.array([23.0103]))[0] == pytest.approx(1.0, abs=1e-4)
-    assert dbz_to_rate(np.array([40.0]), a=300.0, b=1.5)[0] == pytest.approx(
-        (1e4 / 300.0) ** (1 / 1.5), rel=1e-6
-    )
-
-
-def test_zr_round_trip_nan_and_dry() -> None:
-    rate = np.array([0.1, 1.0, 10.0, 100.0, np.nan, 0.0])
-    dbz = rate_to_dbz(rate)
-    assert np.isnan(dbz[4]) and dbz[5] == -np.inf
-    back = dbz_to_rate(dbz[:5])
-    np.testing.assert_allclose(back[:4], rate[:4], rtol=1e-5)
-    assert np.isnan(back[4]) and back.dtype == np.float32
-    with pytest.raises(ValueError, match="positive"):
-        dbz_to_rate(dbz, a=0.0)
 
 
 # --- values ----------------------------------------------------------------------
@@ -444,89 +421,6 @@ def test_writer_uses_fixed_length_c_strings(tmp_path: Path, grid: Grid) -> None:
         assert h5.attrs["Conventions"] == b"ODIM_H5/V2_2"
         assert h5["what"].attrs["version"] == b"H5rad 2.2"
         assert h5["dataset1/data1/data"].compression == "gzip"
-
-
-# --- real data: RMI composite (ODIM_H5 v2.2) -------------------------------------------
-
-RMI_NAME = re.compile(r"(\d{14})\.rad\.best\.comp\.rate\.qpe\.hdf")
-
-
-@pytest.fixture(scope="module")
-def rmi(rmi_dir: Path) -> dict[str, Any]:
-    """Read every RMI file once: per-file statistics plus the first frame."""
-    files = sorted(rmi_dir.glob("*.hdf"))
-    reader = OdimReader()
-    stats = []
-    first = None
-    for path in files:
-        (frame,) = reader.frames(path)
-        stats.append(frame_stats(frame, path.name))
-        first = first or frame
-    return {"files": files, "stats": stats, "first": first}
-
-
-@pytest.mark.realdata
-def test_rmi_every_file_shape_time_and_nan_fraction(rmi: dict[str, Any]) -> None:
-    stats = rmi["stats"]
-    assert len(stats) == 39
-    for s in stats:
-        assert s["shape"] == (700, 700)
-        stamp = RMI_NAME.fullmatch(s["name"]).group(1)  # type: ignore[union-attr]
-        assert str(s["time"]).replace("-", "").replace("T", "").replace(":", "") == stamp
-        assert 0.3299 <= round(s["nan"], 4) <= 0.3317
-        assert s["min"] == 0.0
-        assert s["grid"].same_as(stats[0]["grid"])
-    times = np.array([s["time"] for s in stats])
-    assert times[0] == np.datetime64("2021-07-04T15:50:00")
-    assert times[-1] == np.datetime64("2021-07-04T19:00:00")
-    assert np.all(np.diff(times) == np.timedelta64(300, "s"))
-
-
-@pytest.mark.realdata
-def test_rmi_maximum_over_all_files(rmi: dict[str, Any]) -> None:
-    best = max(rmi["stats"], key=lambda s: s["max"])
-    assert best["max"] == pytest.approx(84.39, abs=0.005)
-    assert best["name"].startswith("20210704185500")
-
-
-@pytest.mark.realdata
-def test_rmi_first_file_values_and_scan_window(rmi: dict[str, Any]) -> None:
-    first = rmi["stats"][0]
-    assert first["max"] == pytest.approx(60.02, abs=0.005)
-    assert first["wet"] == pytest.approx(0.1690, abs=5e-5)
-    assert first["nan"] == pytest.approx(0.3301, abs=5e-5)
-    frame = rmi["first"]
-    assert frame.bounds == (
-        np.datetime64("2021-07-04T15:49:08"),
-        np.datetime64("2021-07-04T15:49:27"),
-    )
-
-
-@pytest.mark.realdata
-def test_rmi_grid_and_corners(rmi: dict[str, Any]) -> None:
-    grid = rmi["first"].grid
-    assert grid.spacing == (1000.0, 1000.0)
-    assert grid.x[0] - 500 == 300_000.0 and grid.x[-1] + 500 == 1_000_000.0
-    assert grid.y[0] + 500 == 1_000_000.0 and grid.y[-1] - 500 == 300_000.0
-    assert grid.crs["grid_mapping_name"] == "lambert_conformal_conic"
-    # Outer corners of the grid match the root where/UL_* and LR_* attributes.
-    lon, lat = unproject(
-        grid.proj4, np.array([300_000.0, 1_000_000.0]), np.array([1_000_000.0, 300_000.0])
-    )
-    np.testing.assert_allclose(lon, [-0.9255, 9.0029], atol=1e-3)
-    np.testing.assert_allclose(lat, [53.6929, 47.4160], atol=1e-3)
-    lat2d, lon2d = latlon(grid)
-    assert lat2d.shape == (700, 700)
-    assert lon2d[0, 0] == pytest.approx(-0.93, abs=0.02)
-    assert lat2d[0, 0] == pytest.approx(53.69, abs=0.02)
-
-
-@pytest.mark.realdata
-def test_rmi_sniffing(rmi: dict[str, Any]) -> None:
-    path = rmi["files"][0]
-    assert OdimReader().can_open(path)
-    assert not KnmiReader().can_open(path)
-    assert detect_reader(path).name == "odim"
 
 
 def _dbz_decode(raw: np.ndarray) -> np.ndarray:

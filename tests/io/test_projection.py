@@ -10,12 +10,12 @@ from pyproj import CRS, Transformer
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Grid
+from nowcast.io.proj4 import metres_proj4
 from nowcast.io.projection import (
     cf_grid_mapping,
     crs_from_cf,
     grid_mapping_from_cf,
     latlon,
-    metres_proj4,
     north_up_grid,
     project,
     unproject,

@@ -1,4 +1,4 @@
-"""The canonical and forecast writers follow cf-netcdf.md and write atomically."""
+"""The canonical and forecast writers follow docs/data-formats.md and write atomically."""
 
 from __future__ import annotations
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 
-T0 = 1_700_000_000
+from tests.helpers import write_canonical
 
 
 def write_blob_canonical(
@@ -18,14 +17,4 @@ def write_blob_canonical(
     frames = [
         5 * np.exp(-((yy - 8 - 0.5 * t) ** 2 + (xx - 4 - 0.7 * t) ** 2) / 20) for t in range(n)
     ]
-    with netCDF4.Dataset(path, "w") as nc:
-        for dim, length in (("time", n), ("y", size), ("x", size)):
-            nc.createDimension(dim, length)
-        nc.createVariable("time", "i8", ("time",))[:] = T0 + 300 * np.arange(n)
-        nc.createVariable("y", "f8", ("y",))[:] = np.arange(size)
-        nc.createVariable("x", "f8", ("x",))[:] = np.arange(size)
-        data = nc.createVariable(variable, "f4", ("time", "y", "x"), fill_value=np.float32(-9999))
-        data.units = "mm h-1" if variable == "rainfall_rate" else "1"
-        data[:] = np.stack(frames).astype(np.float32)
-        nc.nowcast_timestep_seconds = np.int32(300)
-    return path
+    return write_canonical(path, np.stack(frames).astype(np.float32), variable=variable)

@@ -1,7 +1,7 @@
 """The CUDA paths: mixed precision, cross-device checkpoints, GPU inference, NCCL.
 
-These run only where a GPU is present (``bench/gpu_check.sh`` runs them on a
-lent machine); CI has none and skips them with the reason below.
+These run only where a GPU is present (``bench/speed/gpu_check.sh`` runs them on a
+GPU machine); CI has none and skips them with the reason below.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import torch
 from nowcast.config import RunConfig, merge
 from nowcast.forecasting.model_choice import load_model, resolve_model
 from nowcast.forecasting.predict import predict
-from nowcast.presets import apply_preset
 from nowcast.training.checkpoint import load_checkpoint, model_from_checkpoint
 from nowcast.training.run import train
+from tests.helpers import tiny_config
 from tests.training.conftest import write_blob_canonical
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -32,23 +32,11 @@ CUDA = torch.device("cuda")
 
 
 def gpu_config(precision: str, device: str = "cuda", compile: bool = False) -> RunConfig:
-    """2 epochs of 4 steps on the blob file, on ``device`` in ``precision``."""
+    """2 epochs of 4 steps on the blob file, on ``device`` in ``precision``, 8-channel layers."""
+    settings = {"device": device, "precision": precision, "compile": compile}
     return merge(
-        apply_preset(RunConfig(), "tiny"),
-        {
-            "model": {"hidden_channels": [8, 8]},
-            "data": {"val_fraction": 0.3, "test_fraction": 0.0},
-            "train": {
-                "device": device,
-                "precision": precision,
-                "compile": compile,
-                "batch_size": 4,
-                "samples_per_epoch": 16,
-                "val_samples": 4,
-                "max_epochs": 2,
-                "checkpoint_every": 3,
-            },
-        },
+        tiny_config(train={**settings, "max_epochs": 2, "checkpoint_every": 3}),
+        {"model": {"hidden_channels": [8, 8]}},
     )
 
 

@@ -74,16 +74,12 @@ def test_single_process_needs_no_process_group(monkeypatch):
 SCRIPT = """
 import sys
 from pathlib import Path
-from nowcast.config import RunConfig, merge
-from nowcast.presets import apply_preset
+from nowcast.config import merge
 from nowcast.training.run import train
+from tests.helpers import tiny_config
 
-config = merge(apply_preset(RunConfig(), "tiny"), {{
-    "model": {{"hidden_channels": [4, 4]}},
-    "data": {{"val_fraction": 0.3, "test_fraction": 0.0, "crop": 0, "flips": False}},
-    "train": {{"device": "cpu", "batch_size": 2, "samples_per_epoch": 16, "val_samples": 0,
-               "max_epochs": 1, "checkpoint_every": 2}},
-}})
+train_settings = {{"batch_size": 2, "val_samples": 0, "max_epochs": 1, "checkpoint_every": 2}}
+config = merge(tiny_config(train=train_settings), {{"data": {{"crop": 0, "flips": False}}}})
 result = train(Path({data!r}), config, Path({run!r}))
 sys.stdout.write(f"RESULT {{result.steps}} {{result.stop_reason}} {{result.last_val_loss}}\\n")
 sys.stdout.flush()  # one write per rank: the two ranks share the pipe

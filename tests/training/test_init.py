@@ -11,13 +11,13 @@ from nowcast.config import merge
 from nowcast.errors import CheckpointError
 from nowcast.training.checkpoint import load_checkpoint
 from nowcast.training.run import train
+from tests.helpers import tiny_config
 from tests.training.conftest import write_blob_canonical
-from tests.training.test_resume import tiny_config
 
 
 def test_init_starts_from_the_given_weights(tmp_path: Path) -> None:
     data = write_blob_canonical(tmp_path / "blob.nc")
-    config = merge(tiny_config(), {"train": {"max_epochs": 1}})
+    config = tiny_config(train={"max_epochs": 1})
     train(data, config, tmp_path / "a")
     frozen = merge(config, {"train": {"lr": 0.0, "seed": 5}})  # lr 0: weights cannot move
     train(data, frozen, tmp_path / "b", init=tmp_path / "a")
@@ -29,7 +29,7 @@ def test_init_starts_from_the_given_weights(tmp_path: Path) -> None:
 
 def test_init_refuses_another_architecture(tmp_path: Path) -> None:
     data = write_blob_canonical(tmp_path / "blob.nc")
-    config = merge(tiny_config(), {"train": {"max_epochs": 1}})
+    config = tiny_config(train={"max_epochs": 1})
     train(data, config, tmp_path / "a")
     wider = merge(config, {"model": {"hidden_channels": [6, 6]}})
     with pytest.raises(CheckpointError, match="another architecture"):

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from nowcast.config import RunConfig, TrainConfig, merge
+from nowcast.config import TrainConfig
 from nowcast.errors import ConfigError
-from nowcast.presets import apply_preset
+from nowcast.models.device import select_device
 from nowcast.training import run as run_module
 from nowcast.training.checkpoint import load_checkpoint
 from nowcast.training.distributed import EpochSampler
@@ -24,26 +24,13 @@ from nowcast.training.runtime import (
     make_grad_scaler,
     maybe_compile,
     resolve_precision,
-    select_device,
 )
 from nowcast.training.schedule import lr_at, total_steps
 from nowcast.training.state import Callbacks
+from tests.helpers import tiny_config
 from tests.training.conftest import write_blob_canonical
 
 CPU = torch.device("cpu")
-
-
-def tiny_config(**train_updates: object) -> RunConfig:
-    """4 steps of 4 samples per epoch, hidden (4, 4), 32x32 frames, CPU."""
-    train_cfg = {"device": "cpu", "samples_per_epoch": 16, "val_samples": 4, **train_updates}
-    return merge(
-        apply_preset(RunConfig(), "tiny"),
-        {
-            "model": {"hidden_channels": [4, 4]},
-            "data": {"val_fraction": 0.3, "test_fraction": 0.0},
-            "train": train_cfg,
-        },
-    )
 
 
 class Recorder(Callbacks):
@@ -77,7 +64,7 @@ def data(tmp_path: Path) -> Path:
 def test_loss_decreases_and_run_folder_is_complete(data, tmp_path):
     calls = Recorder()
     run = tmp_path / "runs" / "first"
-    result = train(data, tiny_config(max_epochs=4, lr=1e-2), run, callbacks=calls)
+    result = train(data, tiny_config(train={"max_epochs": 4, "lr": 1e-2}), run, callbacks=calls)
 
     assert result.stop_reason == "max_epochs" and result.steps == 16
     val = [row["val_loss"] for row in result.history]
@@ -102,7 +89,7 @@ def test_loss_decreases_and_run_folder_is_complete(data, tmp_path):
 
 def test_max_steps_stops_mid_epoch_at_an_exact_position(data, tmp_path):
     calls = Recorder()
-    result = train(data, tiny_config(max_steps=6), tmp_path / "run", callbacks=calls)
+    result = train(data, tiny_config(train={"max_steps": 6}), tmp_path / "run", callbacks=calls)
 
     assert result.stop_reason == "max_steps" and result.steps == 6
     assert result.epochs == 1.5 and result.history[-1]["epoch"] == 1.5
@@ -114,7 +101,7 @@ def test_max_steps_stops_mid_epoch_at_an_exact_position(data, tmp_path):
 
 
 def test_max_steps_before_the_first_epoch_end_still_writes_best(data, tmp_path):
-    result = train(data, tiny_config(max_steps=2), tmp_path / "run")
+    result = train(data, tiny_config(train={"max_steps": 2}), tmp_path / "run")
     assert result.best_checkpoint == tmp_path / "run" / "best.pt"
     assert result.last_val_loss is not None and result.best_val_loss == result.last_val_loss
     assert load_checkpoint(tmp_path / "run" / "last.pt")["best_val_loss"] is None  # resumable
@@ -139,7 +126,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
 ):
     real = run_module.make_loss
     monkeypatch.setattr(run_module, "make_loss", lambda *a, **k: PoisonedLoss(real(*a, **k), at=7))
-    config = tiny_config(checkpoint_every=2, val_samples=0)
+    config = tiny_config(train={"checkpoint_every": 2, "val_samples": 0})
     run = tmp_path / "run"
 
     with pytest.raises(TrainingDivergedError) as caught:

@@ -16,34 +16,19 @@ from torch.utils.data import DataLoader
 
 from nowcast.config import RunConfig, TrainConfig, merge
 from nowcast.errors import CheckpointError, OutputExistsError
-from nowcast.presets import apply_preset
 from nowcast.training.checkpoint import load_checkpoint, make_header
 from nowcast.training.distributed import EpochSampler
 from nowcast.training.loop import fit
 from nowcast.training.run import resume_config, train
 from nowcast.training.state import Callbacks
+from tests.helpers import tiny_config
 from tests.training.conftest import write_blob_canonical
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def tiny_config() -> RunConfig:
-    """4 steps per epoch, 3 epochs, last.pt every 3 steps: checkpoints fall mid-epoch."""
-    return merge(
-        apply_preset(RunConfig(), "tiny"),
-        {
-            "model": {"hidden_channels": [4, 4]},
-            "data": {"val_fraction": 0.3, "test_fraction": 0.0},
-            "train": {
-                "device": "cpu",
-                "batch_size": 4,
-                "samples_per_epoch": 16,
-                "val_samples": 4,
-                "max_epochs": 3,
-                "checkpoint_every": 3,
-            },
-        },
-    )
+RESUME_RUN = {"max_epochs": 3, "checkpoint_every": 3}
+"""With :func:`tiny_config`'s 4 steps per epoch, last.pt every 3 steps falls mid-epoch."""
 
 
 class StopAt(Callbacks):
@@ -65,7 +50,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     run = tmp_path_factory.mktemp("runs") / "plain"
-    result = train(data, tiny_config(), run)
+    result = train(data, tiny_config(train=RESUME_RUN), run)
     assert result.steps == 12 and result.stop_reason == "max_epochs"
     return load_checkpoint(run / "last.pt")
 
@@ -85,11 +70,11 @@ def assert_same_training_state(a: dict, b: dict) -> None:
 def test_resume_after_crash_mid_epoch_is_bit_identical(data, uninterrupted, tmp_path):
     run = tmp_path / "crashed"
     with pytest.raises(KeyboardInterrupt):
-        train(data, tiny_config(), run, callbacks=StopAt(7))
+        train(data, tiny_config(train=RESUME_RUN), run, callbacks=StopAt(7))
     saved = load_checkpoint(run / "last.pt")
     assert (saved["step"], saved["epoch"], saved["batch_in_epoch"]) == (6, 1, 2)
 
-    result = train(data, tiny_config(), run, resume=run / "last.pt")
+    result = train(data, tiny_config(train=RESUME_RUN), run, resume=run / "last.pt")
 
     assert result.steps == 12
     assert_same_training_state(uninterrupted, load_checkpoint(run / "last.pt"))
@@ -102,9 +87,8 @@ def test_resume_after_kill_9_is_bit_identical(data, uninterrupted, tmp_path):
     run = tmp_path / "killed"
     script = textwrap.dedent(
         f"""
-        import os, signal, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_resume import tiny_config
+        import os, signal
+        from tests.helpers import tiny_config
         from nowcast.training.loop import fit
         from nowcast.training.state import Callbacks
         from nowcast.training.run import resume_config, train
@@ -114,7 +98,7 @@ def test_resume_after_kill_9_is_bit_identical(data, uninterrupted, tmp_path):
                 if step == 10:
                     os.kill(os.getpid(), signal.SIGKILL)
 
-        train({str(data)!r}, tiny_config(), {str(run)!r}, callbacks=Kill())
+        train({str(data)!r}, tiny_config(train={RESUME_RUN!r}), {str(run)!r}, callbacks=Kill())
         """
     )
     # The same thread count as this process: CPU kernels may sum in another order otherwise.
@@ -125,7 +109,7 @@ def test_resume_after_kill_9_is_bit_identical(data, uninterrupted, tmp_path):
     assert load_checkpoint(run / "last.pt")["step"] == 9
     assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
 
-    train(data, tiny_config(), run, resume=run)  # the run folder names its last.pt
+    train(data, tiny_config(train=RESUME_RUN), run, resume=run)  # the run folder names its last.pt
 
     assert_same_training_state(uninterrupted, load_checkpoint(run / "last.pt"))
 
@@ -138,13 +122,16 @@ def test_resume_refuses_data_with_another_variable(data, uninterrupted, tmp_path
     with pytest.raises(
         CheckpointError, match="trained on rainfall_rate but .*mnist.nc holds intensity"
     ):
-        train(other, tiny_config(), tmp_path / "new", resume=run / "last.pt")
+        train(other, tiny_config(train=RESUME_RUN), tmp_path / "new", resume=run / "last.pt")
 
 
 def test_resume_uses_the_checkpoint_model_and_reports_changed_settings(data, tmp_path):
     run = tmp_path / "run"
-    train(data, merge(tiny_config(), {"train": {"max_epochs": 1}}), run)
-    bigger = merge(tiny_config(), {"model": {"hidden_channels": [16, 16]}, "train": {"seed": 7}})
+    train(data, merge(tiny_config(train=RESUME_RUN), {"train": {"max_epochs": 1}}), run)
+    bigger = merge(
+        tiny_config(train=RESUME_RUN),
+        {"model": {"hidden_channels": [16, 16]}, "train": {"seed": 7}},
+    )
     messages: list[str] = []
 
     class Record(Callbacks):
@@ -164,7 +151,7 @@ def test_resume_uses_the_checkpoint_model_and_reports_changed_settings(data, tmp
 
 def test_resume_config_keeps_the_checkpoint_settings_except_the_updates(data, tmp_path):
     run = tmp_path / "run"
-    original = merge(tiny_config(), {"train": {"max_epochs": 1, "lr": 5e-3}})
+    original = merge(tiny_config(train=RESUME_RUN), {"train": {"max_epochs": 1, "lr": 5e-3}})
     train(data, original, run)
 
     config = resume_config(run, {"train": {"max_epochs": 2}})
@@ -174,9 +161,9 @@ def test_resume_config_keeps_the_checkpoint_settings_except_the_updates(data, tm
 
 def test_new_run_refuses_a_folder_holding_a_run(data, tmp_path):
     run = tmp_path / "run"
-    train(data, merge(tiny_config(), {"train": {"max_steps": 1}}), run)
+    train(data, merge(tiny_config(train=RESUME_RUN), {"train": {"max_steps": 1}}), run)
     with pytest.raises(OutputExistsError, match="already holds a run"):
-        train(data, tiny_config(), run)
+        train(data, tiny_config(train=RESUME_RUN), run)
 
 
 class DropoutToy(nn.Module):

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from nowcast import __version__
 from nowcast.cli import app
+from nowcast.data.observations import load_observations
 from nowcast.errors import InputError
-from nowcast.forecasting.inputs import load_observations
 from nowcast.forecasting.model_choice import load_model, sha256_of
 from nowcast.verification import outputs
 from nowcast.verification.evaluate import EvaluateRequest, EvaluateResult, run_evaluation
@@ -26,8 +26,8 @@ from nowcast.verification.report import (
     FRAME_COLUMNS,
 )
 from nowcast.verification.run import evaluate
-from tests.forecasting.conftest import T0, rain_stack, write_canonical, write_checkpoint
-from tests.helpers import laea_grid
+from tests.forecasting.conftest import rain_stack, write_checkpoint
+from tests.helpers import T0, laea_grid, write_canonical
 
 CPU = torch.device("cpu")
 LEADS = [300, 600, 900, 1200]
@@ -192,7 +192,7 @@ def test_pooled_scores_equal_merged_separate_evaluations(folder: Path) -> None:
     methods = [model_method(load_model(folder / "rain.pt", CPU), CPU, "rain")]
     methods += baseline_methods(["persistence"], [])
 
-    def score(starts: list[int]):  # noqa: ANN202 - a local helper
+    def score(starts: list[int]):
         return evaluate(obs, methods, np.array(starts), 4, RAIN_THRESHOLDS, [1, 5], [1.0, 5.0])
 
     both, first, second = score([5, 9]), score([5]), score([9])

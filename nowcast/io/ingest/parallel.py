@@ -88,7 +88,7 @@ class ParallelWriter:
                 index, values = item
                 self._counts[index], chunk = _clip_count_compress(values)
                 self._store_in_order(index, chunk)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+        except BaseException as exc:
             self._error = self._error or exc
             while self._queue.get() is not None:  # never leave the main thread blocked
                 pass

@@ -2,7 +2,7 @@
 
 Kept apart from the pipeline (:mod:`nowcast.io.ingest.pipeline`) because finding the
 files and choosing a reader for each is its own job, and
-:mod:`nowcast.forecasting.inputs` uses it without writing anything: sources
+:mod:`nowcast.data.observations` uses it without writing anything: sources
 expand to a sorted file list, and the reader detected for one file is tried
 first on the next.
 """

@@ -32,7 +32,8 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.projection import metres_proj4, north_up_grid
+from nowcast.io.proj4 import metres_proj4
+from nowcast.io.projection import north_up_grid
 from nowcast.io.readers.hdf5 import (
     attr_float,
     attr_text,
@@ -186,7 +187,7 @@ class KnmiReader:
                     and isinstance(overview, h5py.Group)
                     and "product_datetime_end" in overview.attrs
                 )
-        except Exception:  # noqa: BLE001 - sniffing must never raise
+        except Exception:
             return False
 
     def frames(self, path: Path) -> Iterator[Frame]:

@@ -31,9 +31,10 @@ import numpy as np
 
 from nowcast.errors import InputError
 from nowcast.io import cf
+from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Frame, Grid
-from nowcast.io.projection import metres_proj4, north_up_grid, project
-from nowcast.io.readers.cache import SeriesCache
+from nowcast.io.proj4 import metres_proj4
+from nowcast.io.projection import north_up_grid, project
 from nowcast.io.readers.hdf5 import (
     attr_float,
     attr_text,
@@ -288,7 +289,7 @@ class OdimReader:
             with h5py.File(path, "r") as h5:
                 obj = attr_text(_group_attrs(h5, "what").get("object", b""))
                 return obj.upper() in OBJECTS and bool(_numbered(h5, _DATASET))
-        except Exception:  # noqa: BLE001 - sniffing must never raise
+        except Exception:
             return False
 
     def frames(self, path: Path) -> Iterator[Frame]:

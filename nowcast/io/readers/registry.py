@@ -59,8 +59,8 @@ READERS: dict[str, str] = {
     "odim": "nowcast.io.readers.odim:OdimReader",
     "knmi": "nowcast.io.readers.knmi:KnmiReader",
     "cf": "nowcast.io.readers.cf.reader:CfNetcdfReader",
-    "mnist-npy": "nowcast.io.readers.moving_mnist:MovingMnistNpyReader",
-    "mnist-idx": "nowcast.io.readers.moving_mnist:MnistIdxReader",
+    "mnist-npy": "nowcast.io.readers.moving_mnist.reader:MovingMnistNpyReader",
+    "mnist-idx": "nowcast.io.readers.moving_mnist.reader:MnistIdxReader",
 }
 
 

@@ -1,6 +1,6 @@
 """NetCDF writers for the canonical observation file and the forecast file.
 
-Both follow ``../shared/design/cf-netcdf.md`` and are written frame by frame
+Both follow the layout rules of docs/data-formats.md and are written frame by frame
 (memory stays bounded whatever the number of frames) into a temporary file
 that is renamed only when complete (:mod:`nowcast.io.writers.atomic`). netCDF4 defines
 and writes them; the canonical file's frames are compressed by

@@ -77,7 +77,7 @@ class CanonicalWriter(AtomicNetcdf):
         try:
             self._define(grid, variable, with_bounds, with_sequence, source, history, title)
             self.nc.close()
-            self._h5 = h5py.File(self._tmp, "r+")
+            self._h5 = h5py.File(self.tmp, "r+")
             self._data = self._h5[variable]
         except BaseException:
             self.abort()
@@ -210,6 +210,7 @@ class CanonicalWriter(AtomicNetcdf):
         Compressed with the filters netCDF-C gave the variables (shuffle +
         deflate); any thread may do this while frames are being written.
         """
+        assert self._h5 is not None, "lat/lon chunks are compressed before the file is closed"
         items = []
         for name, array in zip(("lat", "lon"), values, strict=True):
             dataset = self._h5[name]
@@ -221,6 +222,7 @@ class CanonicalWriter(AtomicNetcdf):
         self, items: list[tuple[str, tuple[int, ...], tuple[int, bytes]]]
     ) -> None:
         """Store what :meth:`compress_latlon` made (after the frames, for a reproducible file)."""
+        assert self._h5 is not None, "lat/lon chunks are stored before the file is closed"
         with self._lock:
             for name, offset, (filter_mask, payload) in items:
                 self._h5[name].id.write_direct_chunk(offset, payload, filter_mask)
@@ -231,7 +233,7 @@ class CanonicalWriter(AtomicNetcdf):
         filter_mask, payload = self._data.id.read_direct_chunk((index, 0, 0))
         return int(filter_mask), bytes(payload)
 
-    def copy_into(self, target: CanonicalWriter, order: Sequence[int]) -> None:
+    def copy_into(self, target: CanonicalWriter, order: Sequence[int] | np.ndarray) -> None:
         """Append this file's frames ``order`` to ``target``, chunks copied as stored."""
         for i in order:
             bounds = self._bounds[i] if self._bounds is not None else (_NO_BOUND, _NO_BOUND)
@@ -251,7 +253,7 @@ class CanonicalWriter(AtomicNetcdf):
             raise RuntimeError("lat/lon were left for later and never stored")
         if self._h5 is not None:
             self._h5.close()
-        self.nc = netCDF4.Dataset(self._tmp, "a")
+        self.nc = netCDF4.Dataset(self.tmp, "a")
         nc = self.nc
         if self._times:
             nc["time"][:] = np.asarray(self._times, dtype=np.int64)

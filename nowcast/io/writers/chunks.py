@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from nowcast.io import cf
 
-#: zlib level of every compressed variable (cf-netcdf.md).
-COMPLEVEL = 4
+#: zlib level of every compressed variable (docs/data-formats.md, "Layout rules").
+COMPLEVEL: Final = 4
 #: ISA-L's level for the chunks this module deflates itself (see :func:`deflate`).
 ISAL_LEVEL = 1
 

@@ -1,18 +1,23 @@
-"""The forecast file's writer: defined up front, filled one lead time at a time.
+"""The forecast file: its writer, filled one lead time at a time, and its one reader.
 
-:class:`ForecastWriter` writes cf-netcdf.md section 2 (valid times, reference
+:class:`ForecastWriter` writes docs/forecast.md section 4 (valid times, reference
 time, lead times, optionally packed int16 data) entirely through netCDF4; it
 shares the grid and attribute layout with the canonical writer
-(:mod:`nowcast.io.writers.layout`) and nothing else.
+(:mod:`nowcast.io.writers.layout`) and nothing else. :func:`read_forecast` reads
+such a file back (or a CF forecast of another tool), for ``nowcast evaluate`` and
+the forecast plot, so the layout is known in this module alone.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import netCDF4
 import numpy as np
 
+from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.grid import Grid
 from nowcast.io.writers.chunks import COMPLEVEL
@@ -21,7 +26,7 @@ from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, g
 
 
 class ForecastWriter(AtomicNetcdf):
-    """Writes a forecast file exactly as cf-netcdf.md section 2 lays it out.
+    """Writes a forecast file exactly as docs/forecast.md section 4 lays it out.
 
     The file is defined up front (fixed ``time`` of ``len(valid_times)``) and
     filled one lead time at a time with :meth:`write_step`, so a forecast on a
@@ -74,17 +79,22 @@ class ForecastWriter(AtomicNetcdf):
 
     def _define_data(self, grid: Grid, variable: str, pack: bool, has_latlon: bool) -> None:
         ny, nx = grid.shape
-        storage = {"zlib": True, "complevel": COMPLEVEL, "shuffle": True, "chunksizes": (1, ny, nx)}
+        # Packed: int16 codes of cf.PACKED_SCALE mm h-1; else float32 rates.
+        dtype, fill = ("i2", cf.PACKED_FILL_VALUE) if pack else ("f4", cf.FILL_VALUE)
+        data = self.nc.createVariable(
+            variable,
+            dtype,
+            ("time", "y", "x"),
+            fill_value=fill,
+            zlib=True,
+            complevel=COMPLEVEL,
+            shuffle=True,
+            chunksizes=(1, ny, nx),
+        )
         if pack:
-            data = self.nc.createVariable(
-                variable, "i2", ("time", "y", "x"), fill_value=cf.PACKED_FILL_VALUE, **storage
-            )
             data.scale_factor = cf.PACKED_SCALE
             data.add_offset = np.float32(0.0)
         else:
-            data = self.nc.createVariable(
-                variable, "f4", ("time", "y", "x"), fill_value=cf.FILL_VALUE, **storage
-            )
             data.valid_min = np.float32(0.0)
         attrs = dict(cf.VARIABLE_ATTRS[variable])
         attrs["long_name"] = "Nowcast of " + str(attrs["long_name"]).lower()
@@ -103,3 +113,85 @@ class ForecastWriter(AtomicNetcdf):
         self.nc[self.variable][index, :, :] = np.ma.masked_array(
             np.where(missing, 0.0, values), mask=missing
         )
+
+
+@dataclass(frozen=True)
+class ForecastFile:
+    """What :func:`read_forecast` finds in a forecast file.
+
+    Attributes:
+        variable: Name of the forecast variable (``rainfall_rate``, ``intensity`` ...).
+        units: Its ``units`` attribute, ``""`` when it has none.
+        fields: ``float32 (time, y, x)`` forecast fields; NaN = no coverage.
+        valid_times: ``datetime64[s]`` valid time of each field.
+        reference_time: The ``forecast_reference_time`` (the last observation used), or
+            None when the file has none (forecasts of other tools).
+    """
+
+    variable: str
+    units: str
+    fields: np.ndarray
+    valid_times: np.ndarray
+    reference_time: np.datetime64 | None
+
+    def reference(self, timestep_s: int) -> np.datetime64:
+        """The reference time, else one ``timestep_s`` (seconds) before the first valid time."""
+        if self.reference_time is not None:
+            return self.reference_time
+        return self.valid_times[0] - np.timedelta64(timestep_s, "s")
+
+
+def read_forecast(path: Path) -> ForecastFile:
+    """Read a CF forecast file, written by :class:`ForecastWriter` or by another tool.
+
+    The forecast is the first ``(time, y, x)`` variable with a rain-rate standard name, or
+    named like one (or ``intensity``); packed values are unpacked.
+
+    Raises:
+        InputError: when the file is not NetCDF or holds no such variable.
+    """
+    try:
+        nc = netCDF4.Dataset(path)
+    except OSError as exc:
+        raise InputError(f"{path}: not a NetCDF file ({exc})") from None
+    with nc:
+        name = _forecast_variable(nc, path)
+        var = nc[name]
+        reference = (
+            _times(nc["forecast_reference_time"])[0]
+            if "forecast_reference_time" in nc.variables
+            else None
+        )
+        return ForecastFile(
+            variable=name,
+            units=str(getattr(var, "units", "")),
+            fields=np.ma.filled(var[:].astype(np.float32), np.nan),
+            valid_times=_times(nc["time"]),
+            reference_time=reference,
+        )
+
+
+def _forecast_variable(nc: netCDF4.Dataset, path: Path) -> str:
+    for name, var in nc.variables.items():
+        if getattr(var, "standard_name", None) in cf.RATE_STANDARD_NAMES or name in (
+            *cf.FALLBACK_RATE_NAMES,
+            cf.INTENSITY,
+        ):
+            if len(var.dimensions) == 3:
+                return name
+    raise InputError(
+        f"{path}: no rainfall_rate (time, y, x) variable (found: {', '.join(nc.variables)})"
+    )
+
+
+def _times(var: Any) -> np.ndarray:
+    """A CF time variable's values as ``datetime64[s]`` (UTC, no time zone)."""
+    values = netCDF4.num2date(
+        var[:],
+        var.units,
+        getattr(var, "calendar", "standard"),
+        only_use_cftime_datetimes=False,
+        only_use_python_datetimes=True,
+    )
+    stamps = np.atleast_1d(np.asarray(values, dtype=object))
+    return np.array([np.datetime64(v.replace(tzinfo=None), "s") for v in stamps])

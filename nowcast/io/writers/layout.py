@@ -2,7 +2,7 @@
 
 The canonical observation file and the forecast file lay out their ``y``/``x``
 coordinates (+ bounds), ``crs``, ``lat``/``lon``, time variables and global
-attributes the same way (``../shared/design/cf-netcdf.md``); this module
+attributes the same way (docs/data-formats.md, "Layout rules"); this module
 defines them once for :mod:`nowcast.io.writers.canonical` and
 :mod:`nowcast.io.writers.forecast`.
 """
@@ -21,7 +21,7 @@ from nowcast.io.writers.chunks import COMPLEVEL
 
 def epoch_seconds(time: np.datetime64) -> int:
     """``time`` as whole seconds since 1970-01-01 (the files' time unit)."""
-    return int(np.datetime64(time, "s").astype(np.int64))
+    return int(np.datetime64(time).astype("datetime64[s]").astype(np.int64))
 
 
 def _cell_bounds(centres: np.ndarray) -> np.ndarray:

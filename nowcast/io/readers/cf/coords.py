@@ -11,6 +11,7 @@ window.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +39,12 @@ class Layout:
     others: tuple[str, ...]
 
 
-def _coord(ds: netCDF4.Dataset, dim: str) -> netCDF4.Variable | None:
+def _coord(ds: netCDF4.Dataset, dim: str) -> netCDF4.Variable[Any] | None:
     var = ds.variables.get(dim)
     return var if var is not None and var.dimensions == (dim,) else None
 
 
-def _role(var: netCDF4.Variable | None) -> str:
+def _role(var: netCDF4.Variable[Any] | None) -> str:
     """x, y, time, latlon or other, from a coordinate variable's attributes."""
     if var is None:
         return "other"
@@ -69,7 +70,7 @@ def _is_length(units: str) -> bool:
     return True
 
 
-def layout(ds: netCDF4.Dataset, var: netCDF4.Variable) -> Layout:
+def layout(ds: netCDF4.Dataset, var: netCDF4.Variable[Any]) -> Layout:
     """Find the x, y and time dimensions of ``var``; reject lat/lon grids clearly."""
     roles: dict[str, list[str]] = {}
     for dim in var.dimensions:
@@ -95,7 +96,7 @@ def layout(ds: netCDF4.Dataset, var: netCDF4.Variable) -> Layout:
     return Layout(x=roles["x"][0], y=roles["y"][0], time=time, others=others)
 
 
-def _names_latlon(ds: netCDF4.Dataset, var: netCDF4.Variable) -> bool:
+def _names_latlon(ds: netCDF4.Dataset, var: netCDF4.Variable[Any]) -> bool:
     """True when ``coordinates`` names latitude/longitude variables."""
     for name in attr(var, "coordinates").split():
         aux = ds.variables.get(name)
@@ -107,7 +108,7 @@ def _names_latlon(ds: netCDF4.Dataset, var: netCDF4.Variable) -> bool:
 # --- grid ---------------------------------------------------------------------------
 
 
-def _axis_values(var: netCDF4.Variable) -> np.ndarray:
+def _axis_values(var: netCDF4.Variable[Any]) -> np.ndarray:
     """Coordinate values in metres (no masking: coordinates have no missing data)."""
     var.set_auto_mask(False)
     values = np.asarray(var[:], dtype=np.float64) * length_factor(attr(var, "units", "m") or "m")
@@ -116,7 +117,7 @@ def _axis_values(var: netCDF4.Variable) -> np.ndarray:
     return values
 
 
-def grid(ds: netCDF4.Dataset, var: netCDF4.Variable, layout: Layout) -> Grid:
+def grid(ds: netCDF4.Dataset, var: netCDF4.Variable[Any], layout: Layout) -> Grid:
     """Grid from the x/y coordinate variables and the ``grid_mapping`` variable."""
     mapping = attr(var, "grid_mapping").split()
     name = mapping[0].rstrip(":") if mapping else ""
@@ -134,7 +135,7 @@ def grid(ds: netCDF4.Dataset, var: netCDF4.Variable, layout: Layout) -> Grid:
 # --- time ---------------------------------------------------------------------------
 
 
-def decode_time(var: netCDF4.Variable, values: Any, units: str | None = None) -> np.ndarray:
+def decode_time(var: netCDF4.Variable[Any], values: Any, units: str | None = None) -> np.ndarray:
     """Numeric times -> ``datetime64[s]`` (UTC), using ``var``'s units and calendar."""
     units = units or attr(var, "units")
     if " since " not in units.lower():
@@ -149,20 +150,24 @@ def decode_time(var: netCDF4.Variable, values: Any, units: str | None = None) ->
         only_use_cftime_datetimes=False,
         only_use_python_datetimes=True,
     )
-    flat = [np.datetime64(d.replace(tzinfo=None), "s") for d in np.ravel(dates)]
+    flat = [
+        np.datetime64(d.replace(tzinfo=None), "s")
+        for d in np.ravel(np.asarray(dates, dtype=object))
+    ]
     return np.array(flat, dtype="datetime64[s]").reshape(np.shape(data))
 
 
-def time_variable(ds: netCDF4.Dataset, var: netCDF4.Variable, layout: Layout) -> Any:
+def time_variable(ds: netCDF4.Dataset, var: netCDF4.Variable[Any], layout: Layout) -> Any:
     """The time coordinate: the time dimension's variable, else a scalar time variable."""
     if layout.time is not None:
         return ds.variables[layout.time]
     named = [ds.variables[n] for n in attr(var, "coordinates").split() if n in ds.variables]
     scalars = [v for v in (*named, *ds.variables.values()) if v.size == 1]
-    for test in (
+    tests: tuple[Callable[[Any], bool], ...] = (
         lambda v: attr(v, "standard_name") == "time",
         lambda v: v.name in ("time", "valid_time") and " since " in attr(v, "units"),
-    ):
+    )
+    for test in tests:
         found = next((v for v in scalars if test(v)), None)
         if found is not None:
             return found
@@ -173,7 +178,7 @@ _INTERVAL = re.compile(r"time\s*:\s*\w+[^()]*\(\s*interval\s*:\s*([\d.eE+-]+)\s*
 
 
 def windows(
-    ds: netCDF4.Dataset, var: netCDF4.Variable, tvar: Any, times: np.ndarray
+    ds: netCDF4.Dataset, var: netCDF4.Variable[Any], tvar: Any, times: np.ndarray
 ) -> np.ndarray | None:
     """Each frame's window ``(start, end)`` as ``datetime64[s]`` of shape ``(n, 2)``, or None.
 

@@ -15,7 +15,7 @@ import netCDF4
 import numpy as np
 
 from nowcast.io import cf
-from nowcast.io.readers.cache import SeriesCache
+from nowcast.io.cache import SeriesCache
 from nowcast.io.units import depth_factor, rate_factor
 
 RATE, AMOUNT, DBZ = "rate", "amount", "dbz"
@@ -48,12 +48,12 @@ def _kind_from_units(units: str) -> str | None:
     return None
 
 
-def find_field(ds: netCDF4.Dataset) -> tuple[netCDF4.Variable, str] | None:
+def find_field(ds: netCDF4.Dataset) -> tuple[netCDF4.Variable[Any], str] | None:
     """The precipitation variable and its kind (``rate``, ``amount``, ``dbz``), or None.
 
     Standard names win over fallback names; rates over amounts over reflectivity.
     """
-    candidates: dict[str, netCDF4.Variable] = {}
+    candidates: dict[str, netCDF4.Variable[Any]] = {}
     for var in ds.variables.values():
         kind = _KINDS.get(attr(var, "standard_name"))
         if kind is not None and var.ndim >= 2 and kind not in candidates:
@@ -62,11 +62,11 @@ def find_field(ds: netCDF4.Dataset) -> tuple[netCDF4.Variable, str] | None:
         if kind in candidates:
             return candidates[kind], kind
     for name in cf.FALLBACK_RATE_NAMES:
-        var = ds.variables.get(name)
-        if var is not None and var.ndim >= 2:
-            kind = _kind_from_units(attr(var, "units"))
+        fallback = ds.variables.get(name)
+        if fallback is not None and fallback.ndim >= 2:
+            kind = _kind_from_units(attr(fallback, "units"))
             if kind is not None:
-                return var, kind
+                return fallback, kind
     return None
 
 
@@ -94,7 +94,7 @@ _DECODING_ATTRS = (
 )
 
 
-def decoded_codes(var: netCDF4.Variable) -> np.ndarray | None:
+def decoded_codes(var: netCDF4.Variable[Any]) -> np.ndarray | None:
     """Every code of an 8/16-bit integer variable as netCDF4 reads it: float64, NaN = masked.
 
     Built once per set of decoding attributes by writing all codes into an

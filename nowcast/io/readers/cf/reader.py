@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import netCDF4
 import numpy as np
@@ -80,7 +81,7 @@ class CfNetcdfReader:
                 return False
             with netCDF4.Dataset(path, "r") as ds:
                 return find_field(ds) is not None
-        except Exception:  # noqa: BLE001 - sniffing must never raise
+        except Exception:
             return False
 
     def frames(self, path: Path) -> Iterator[Frame]:
@@ -133,7 +134,7 @@ class CfNetcdfReader:
             )
 
     def _scale(
-        self, var: netCDF4.Variable, kind: str, times: np.ndarray, windows: np.ndarray | None
+        self, var: netCDF4.Variable[Any], kind: str, times: np.ndarray, windows: np.ndarray | None
     ) -> np.ndarray:
         """Per-frame factor to mm h-1 (1 for reflectivity, converted after Z-R)."""
         units = attr(var, "units")
@@ -157,7 +158,7 @@ class CfNetcdfReader:
 
     def _values(
         self,
-        var: netCDF4.Variable,
+        var: netCDF4.Variable[Any],
         layout: cf_coords.Layout,
         index: int,
         kind: str,

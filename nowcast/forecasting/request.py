@@ -1,0 +1,121 @@
+"""``nowcast forecast`` as one library call: what the user asked for -> a forecast file.
+
+:func:`forecast_request` loads the observations and the model, picks the
+device and the output name, checks the cadence, runs
+:func:`~nowcast.forecasting.run.run_forecast` and, if asked, plots the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nowcast.data.observations import Observations, load_observations
+from nowcast.forecasting.inputs import select_inputs
+from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
+from nowcast.forecasting.run import ForecastSummary, check_cadence, run_forecast
+from nowcast.models.device import select_device
+
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    """What the user asked for (``None`` = the documented default).
+
+    Attributes:
+        inputs: A canonical file, or raw radar files, folders or globs.
+        steps: Lead times to forecast.
+        model: Checkpoint, run folder or ``default`` (see
+            :func:`~nowcast.forecasting.model_choice.resolve_model`).
+        output: Forecast file; ``None`` = ``forecast_<reference time>.nc`` here.
+        at: Start from the last frame at or before this UTC time; ``None`` = the last frame.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        fmt: Raw input format (``auto`` = detect).
+        pack: Store int16 with scale 0.01.
+        plot: Also write a PNG of the last observation and the forecast.
+        strict: Fail, instead of warning, when the data cadence differs from the model's.
+        tile: Tile side in pixels (bounds memory on large grids).
+        scale_km: Working grid in km; ``None`` = the model's own, 0 = the data's grid.
+        frame: ``eulerian`` or ``lagrangian``; ``None`` = the model's own.
+        overwrite: Replace ``output`` if it exists.
+        history: The file's ``history`` attribute (the command line).
+    """
+
+    inputs: list[str]
+    steps: int = 12
+    model: str | None = None
+    output: Path | None = None
+    at: np.datetime64 | None = None
+    device: str = "auto"
+    fmt: str = "auto"
+    pack: bool = False
+    plot: bool = False
+    strict: bool = False
+    tile: int = 768
+    scale_km: float | None = None
+    frame: str | None = None
+    overwrite: bool = False
+    history: str = ""
+
+
+@dataclass
+class ForecastOutcome:
+    """What the command reports: the written file's summary, the model, the plot."""
+
+    summary: ForecastSummary
+    model: LoadedModel
+    plot: Path | None = None
+
+
+def forecast_request(
+    request: ForecastRequest,
+    *,
+    on_warning: Callable[[str], Any] | None = None,
+    on_tile: Callable[[int, int], Any] | None = None,
+) -> ForecastOutcome:
+    """Forecast as ``request`` asks and write the file (and the plot).
+
+    Args:
+        request: The options.
+        on_warning: Called with a cadence warning (when not ``request.strict``).
+        on_tile: Called as ``on_tile(done, total)`` after each forecast tile.
+
+    Raises:
+        InputError, CheckpointError, ConfigError, OutputExistsError: for unusable
+            inputs, model, device or output.
+    """
+    obs = load_observations(request.inputs, request.fmt.lower())
+    device = select_device(request.device)
+    loaded = load_model(resolve_model(request.model), device, request.frame)
+    warning = check_cadence(obs, loaded, request.strict)
+    if warning and on_warning:
+        on_warning(warning)
+    summary = run_forecast(
+        obs,
+        loaded,
+        request.steps,
+        request.output or _default_output(obs, loaded, request.at),
+        at=request.at,
+        device=device,
+        overwrite=request.overwrite,
+        pack=request.pack,
+        history=request.history,
+        tile=request.tile,
+        scale_km=request.scale_km,
+        on_tile=on_tile,
+    )
+    png = None
+    if request.plot:
+        from nowcast.forecasting.plot import plot_forecast
+
+        png = plot_forecast(summary.path, obs)
+    return ForecastOutcome(summary, loaded, png)
+
+
+def _default_output(obs: Observations, loaded: LoadedModel, at: np.datetime64 | None) -> Path:
+    """``forecast_<YYYYMMDDTHHMM>Z.nc`` (the reference time, UTC) in the working folder."""
+    ref = obs.times[select_inputs(obs, loaded.in_len, obs.timestep_s, at)[-1]]
+    return Path(f"forecast_{str(ref).replace('-', '').replace(':', '')[:13]}Z.nc")
