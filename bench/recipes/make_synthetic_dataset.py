@@ -1,7 +1,7 @@
 """Write a canonical training file of synthetic rain sequences (for the bundled model).
 
-    python bench/make_synthetic_dataset.py OUT.nc [--sequences 60] [--frames 40] [--size 128]
-        [--seed 1000] [--lifetime-scale 1]
+    python bench/recipes/make_synthetic_dataset.py OUT.nc [--sequences 60] [--frames 40]
+        [--size 128] [--seed 1000] [--lifetime-scale 1]
 
 Each sequence is an independent run of :func:`nowcast.synthetic.generate.synthetic_rain`
 with its own seed, grid spacing (0.5-2 km) and cadence (5, 10 or 15 minutes),
@@ -38,7 +38,7 @@ def main() -> None:
         "--lifetime-scale",
         type=float,
         default=1.0,
-        help="factor on how long texture and cells live (docs/skill.md section 5)",
+        help="factor on how long texture and cells live (docs/lab/skill-notebook.md §5)",
     )
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
@@ -50,8 +50,8 @@ def main() -> None:
         grid,
         "rainfall_rate",
         overwrite=args.overwrite,
-        source="nowcast synthetic rain generator (bench/make_synthetic_dataset.py)",
-        history=f"python bench/make_synthetic_dataset.py {args.output} --sequences "
+        source="nowcast synthetic rain generator (bench/recipes/make_synthetic_dataset.py)",
+        history=f"python bench/recipes/make_synthetic_dataset.py {args.output} --sequences "
         f"{args.sequences} --frames {args.frames} --size {args.size} --seed {args.seed}"
         f" --lifetime-scale {args.lifetime_scale:g}",
         title="Synthetic rain sequences for training",

@@ -1,6 +1,6 @@
 """Stack canonical files of several radars into one training file (leave-one-radar-out).
 
-    python bench/make_loro_dataset.py OUT.nc knmi.nc bom-cscn.nc [--block-km 3]
+    python bench/skill/make_loro_dataset.py OUT.nc knmi.nc bom-cscn.nc [--block-km 3]
 
 Training reads one canonical file, and radars have different grids, so each
 set is cut to the bounding box of its coverage, padded with NaN (no coverage,
@@ -57,8 +57,8 @@ def main() -> None:
         grid,
         "rainfall_rate",
         overwrite=args.overwrite,
-        source=f"stacked radar sets: {names} (bench/make_loro_dataset.py)",
-        history="python bench/make_loro_dataset.py "
+        source=f"stacked radar sets: {names} (bench/skill/make_loro_dataset.py)",
+        history="python bench/skill/make_loro_dataset.py "
         + " ".join(map(str, args.inputs))
         + (f" --block-km {args.block_km:g}" if args.block_km > 0 else ""),
         title="Radar sets stacked for leave-one-radar-out training",

@@ -1,13 +1,13 @@
 """Screen working grids quickly: CSI at 1 mm/h and MSE per lead, model vs persistence.
 
-    python bench/scale_screen.py --model default --scales 0,2,3,4,6 --max-starts 8
+    python bench/skill/scale_screen.py --model default --scales 0,2,3,4,6 --max-starts 8
 
-For each shared radar set (ingested by ``bench/skill.py`` into ``OUT/<set>.nc``)
+For each shared radar set (ingested by ``bench/skill/skill.py`` into ``OUT/<set>.nc``)
 and each working grid (``nowcast forecast --scale-km``), one line per lead:
 the model's CSI at 1 mm/h and MSE against persistence's on the same start
 times. No pySTEPS extrapolation and no report files, so one set and scale
-takes seconds to a minute instead of the minutes of ``bench/skill.py``; use
-it to choose a scale, then score the choice with ``bench/skill.py``.
+takes seconds to a minute instead of the minutes of ``bench/skill/skill.py``; use
+it to choose a scale, then score the choice with ``bench/skill/skill.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from nowcast.forecasting.model_choice import load_model, resolve_model
 from nowcast.forecasting.run import model_forecast
 from nowcast.forecasting.scale import block_factor
 from nowcast.io.canonical import open_canonical
+from nowcast.verification.baselines import persistence_forecast
 from nowcast.verification.categorical import ContingencyTable
 from nowcast.verification.continuous import ContinuousScores
 
@@ -43,7 +44,7 @@ def screen(model: str, path: Path, scale_km: float, max_starts: int, leads: list
         observed = data.read(last + 1, last + 1 + STEPS)
         forecasts = {
             "model": model_forecast(loaded, raw, STEPS, device=CPU, factor=factor),
-            "persistence": np.repeat(raw[-1:], STEPS, axis=0),
+            "persistence": persistence_forecast(raw[-1], STEPS),
         }
         for name, forecast in forecasts.items():
             tables[name].update_all(forecast, observed)
@@ -68,7 +69,9 @@ def main() -> None:
     parser.add_argument("--scales", default="0,2,3,4,6", help="working grids in km")
     parser.add_argument("--max-starts", type=int, default=8)
     parser.add_argument("--leads", default="1,6,10,12", help="lead steps to print (1-12)")
-    parser.add_argument("--out", type=Path, default=Path("out/skill"), help="bench/skill.py's")
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/skill"), help="bench/skill/skill.py's --out"
+    )
     args = parser.parse_args()
     leads = [int(v) for v in args.leads.split(",")]
     print("| set | working grid km (block) | lead (min) | CSI@1 | pers. | MSE | pers. |")

@@ -1,7 +1,7 @@
 """Score models on the real radar sets against persistence and pySTEPS extrapolation.
 
-    python bench/skill.py --model default --max-starts 12 --out out/skill
-    python bench/skill.py --model knmi=runs/loro-knmi --model bom-cscn=runs/loro-bom \\
+    python bench/skill/skill.py --model default --max-starts 12 --out out/skill
+    python bench/skill/skill.py --model knmi=runs/loro-knmi --model bom-cscn=runs/loro-bom \\
         --model rmi-qpe=runs/loro-rmi --out out/loro
 
 Each shared set (``$NOWCAST_DATA_DIR/radar/<set>``) is ingested once into
@@ -29,7 +29,7 @@ FSS_COLUMN = "fss_10km"
 
 
 def _data_dir() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    default = Path(__file__).resolve().parents[3] / "shared" / "data"
     return Path(os.environ.get("NOWCAST_DATA_DIR", default))
 
 
@@ -43,7 +43,7 @@ def _models(specs: list[str]) -> dict[str, list[str]]:
     return models
 
 
-def _table(name: str, result) -> str:  # noqa: ANN001 - EvaluateResult
+def _table(name: str, result) -> str:
     methods = [m.name for m in result.evaluation.methods]
     header = ["lead (min)"]
     for method in methods:

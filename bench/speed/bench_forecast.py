@@ -4,7 +4,7 @@ A 12-step forecast from 5 input frames is made on two grids:
 
 - ``knmi``: 765 x 700, five real KNMI frames (05:20-05:40 UTC, the wettest part
   of the shared sequence), ingested to a temporary canonical file and read
-  back with :func:`nowcast.forecasting.inputs.load_observations`;
+  back with :func:`nowcast.data.observations.load_observations`;
 - ``large``: 2200 x 1900, five frames of :func:`nowcast.synthetic.generate.synthetic_rain`.
 
 On each grid the model path of ``nowcast forecast``
@@ -14,7 +14,7 @@ several tile sizes, side by side with pySTEPS Lucas-Kanade motion plus
 semi-Lagrangian extrapolation of the same frames
 (:func:`nowcast.verification.baselines.extrapolation_forecast`). The model is
 the bundled one when ``nowcast/models/default/default.pt`` exists, else a
-freshly initialised model of ``bench/default_model.toml`` on top of the
+freshly initialised model of ``bench/recipes/default_model.toml`` on top of the
 ``radar`` preset: the time does not depend on the weights.
 
 ``--blocks 1 3`` adds rows on a working grid of 3 x 3-pixel blocks (``nowcast
@@ -24,7 +24,7 @@ Each method runs in a fresh subprocess (its peak RSS, ``VmHWM``, is its
 own): one untimed warm-up forecast on a small crop, then the median of
 ``--repeats`` full forecasts. Prints markdown tables.
 
-Run: ``python bench/bench_forecast.py [--repeats 3] [--tiles 256 512 768 1024]
+Run: ``python bench/speed/bench_forecast.py [--repeats 3] [--tiles 256 512 768 1024]
 [--grids knmi large] [--blocks 1 3] [--quick]``
 """
 
@@ -50,9 +50,9 @@ from benchlib import environment, peak_rss_mib
 if TYPE_CHECKING:
     from nowcast.forecasting.model_choice import LoadedModel
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("NOWCAST_DATA_DIR", REPO.parent / "shared" / "data"))
-MODEL_TOML = REPO / "bench" / "default_model.toml"
+MODEL_TOML = REPO / "bench" / "recipes" / "default_model.toml"
 KNMI_FILES = [
     f"RAD_NL25_RAP_5min_20100826{hhmm}.h5" for hhmm in ("0520", "0525", "0530", "0535", "0540")
 ]
@@ -68,7 +68,7 @@ def prepare_inputs(workdir: Path, large: bool) -> dict[str, Path]:
     The KNMI frames go through ``ingest`` and back through the forecast
     command's reader, as ``nowcast forecast canonical.nc`` would read them.
     """
-    from nowcast.forecasting.inputs import load_observations
+    from nowcast.data.observations import load_observations
     from nowcast.io.ingest.pipeline import ingest
 
     canonical = workdir / "knmi.nc"
@@ -88,7 +88,7 @@ def prepare_inputs(workdir: Path, large: bool) -> dict[str, Path]:
 
 
 def load_bench_model() -> tuple[LoadedModel, str]:
-    """The bundled model, or a fresh one of ``bench/default_model.toml``; and its description."""
+    """The bundled model, or a fresh one of ``bench/recipes/default_model.toml``; and its name."""
     import torch
 
     from nowcast.forecasting.model_choice import DEFAULT_MODEL, LoadedModel, load_model

@@ -10,8 +10,8 @@ is a large bf16 and TF32 matmul measured in the same run. Times are medians
 of CUDA-synchronised wall-clock steps after warm-up; memory is
 ``torch.cuda.max_memory_allocated``.
 
-Run on a GPU machine: ``python bench/bench_gpu.py [--steps 20] [--compile]``
-(``bench/gpu_check.sh`` runs it with the CUDA tests on a lent machine).
+Run on a GPU machine: ``python bench/speed/bench_gpu.py [--steps 20] [--compile]``
+(``bench/speed/gpu_check.sh`` runs it with the CUDA tests).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Every measurement runs in a fresh subprocess, so its peak resident set size
 A second table ingests the first 10 files and all files of the KNMI set to show
 whether peak memory grows with the number of files. Prints markdown tables.
 
-Run: ``python bench/bench_ingest.py [--repeats 3] [--quick]``
+Run: ``python bench/speed/bench_ingest.py [--repeats 3] [--quick]``
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from benchlib import environment, peak_rss_mib
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("NOWCAST_DATA_DIR", REPO.parent / "shared" / "data"))
 
 #: radar set -> (folder under the data directory, pySTEPS importer name)
@@ -101,10 +101,10 @@ def _prepare_imports(method: str) -> None:
         if method == "pysteps":
             import pysteps.io.importers  # noqa: F401
         else:  # the reader modules too: pySTEPS' importers module imports h5py, netCDF4, pyproj
-            import nowcast.io.ingest.pipeline  # noqa: F401
-            import nowcast.io.readers.cf.reader  # noqa: F401
-            import nowcast.io.readers.knmi  # noqa: F401
-            import nowcast.io.readers.odim  # noqa: F401
+            import nowcast.io.ingest.pipeline
+            import nowcast.io.readers.cf.reader
+            import nowcast.io.readers.knmi
+            import nowcast.io.readers.odim
             import nowcast.io.writers  # noqa: F401
 
 

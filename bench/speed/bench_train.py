@@ -15,7 +15,7 @@ frames. The yardstick is the practical fp32 peak of this machine, measured in
 the same run as the median time of a large square matmul. Every case runs in
 a fresh subprocess so that its peak RSS (``VmHWM``) is its own.
 
-Run: ``python bench/bench_train.py [--steps 5] [--warmup 2] [--quick]``
+Run: ``python bench/speed/bench_train.py [--steps 5] [--warmup 2] [--quick]``
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ flat as the number of scored frames grows (tracemalloc peak for a small and a
 large number of frames), and times the pySTEPS extrapolation baseline for 12
 steps. Prints markdown tables.
 
-Run: ``OMP_NUM_THREADS=1 python bench/bench_verification.py [--frames 10 100]``
+Run: ``OMP_NUM_THREADS=1 python bench/speed/bench_verification.py [--frames 10 100]``
 """
 
 from __future__ import annotations

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Everything that needs a GPU, in one run on a lent CUDA machine (the `device` tool):
+# Everything that needs a GPU, in one run on a CUDA machine (measured on an NVIDIA H200, 141 GB):
 #   1. the CUDA tests (tests/training/test_cuda.py) and the model and motion tests on CUDA,
-#   2. bench/bench_gpu.py (training step per precision, forecast time; GPU_BENCH=0 skips it),
-#   3. the GPU skill runs of docs/skill.md section 7, side by side on the one GPU: the bundled
-#      model's recipe (a residual model in the moving frame, from scratch on synthetic rain,
-#      bench/default_residual_gpu.toml) and, for each radar held out, the leave-one-radar-out
-#      fine-tuning of the bundled model on the two other radars' 3 km working grid
-#      (bench/loro_residual.toml). The eight runs of 2026-11-28 (section 7.3) are this script at
-#      commit f9ca080.
+#   2. bench/speed/bench_gpu.py (training step per precision, forecast time; GPU_BENCH=0 skips
+#      it),
+#   3. the GPU skill runs of docs/skill.md, side by side on the one GPU: the bundled model's
+#      recipe (a residual model in the moving frame, from scratch on synthetic rain,
+#      bench/recipes/default_residual_gpu.toml) and, for each radar held out, the
+#      leave-one-radar-out fine-tuning of the bundled model on the two other radars' 3 km
+#      working grid (bench/skill/loro_residual.toml). The eight runs of 2026-11-28
+#      (docs/lab/skill-notebook.md §7.4) are this script at commit f9ca080.
 # Inputs carried next to the repo: .whl/ (netCDF4, cftime, pyproj wheels for the machine's
 # Python) and .gpu/data/radar/ (a copy of ../shared/data/radar, never committed).
 # Results go to $OUT: the log, the bench table, the exported checkpoints, the run logs.
-# Wall time on an H200: about 6 minutes with GPU_BENCH=0 (at commit f9ca080). TRAIN_FLAGS adds flags to every
-# `nowcast train` (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the plumbing on a CPU).
+# Wall time on an H200: about 6 minutes with GPU_BENCH=0 (at commit f9ca080). TRAIN_FLAGS adds
+# flags to every `nowcast train` (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the
+# plumbing on a CPU).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT="${OUT:-out/gpu}"
 mkdir -p "$OUT"
 work=/tmp/nowcast-gpu
@@ -25,7 +27,7 @@ stamp() { echo "== $(date -u +%H:%M:%S) $*"; }
 
 stamp "set-up"
 if [ -d .whl ] && ! python3 -c "import netCDF4, pyproj" 2>/dev/null; then
-    # Into the interpreter's own site-packages (the machine is thrown away afterwards): the
+    # Into the interpreter's own site-packages (a disposable GPU machine image): the
     # tests' child processes (torchrun, kill -9 resume) replace PYTHONPATH and must see them.
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl || exit 1
 fi
@@ -40,7 +42,7 @@ stamp "data preparation (background)"
     for s in knmi bom-cscn rmi-qpe; do
         nowcast ingest ".gpu/data/radar/$s" --output "$work/$s.nc" --overwrite > "$work/ingest-$s.log" 2>&1 &
     done
-    python3 bench/make_synthetic_dataset.py "$work/synthetic_train.nc" \
+    python3 bench/recipes/make_synthetic_dataset.py "$work/synthetic_train.nc" \
         --sequences 160 --frames 40 --size 160 --seed 1000 --overwrite > "$work/synthetic.log" 2>&1 &
     wait
     sets=(knmi bom-cscn rmi-qpe)
@@ -48,7 +50,7 @@ stamp "data preparation (background)"
         km=3
         train=()
         for s in "${sets[@]}"; do [ "$s" != "$held" ] && train+=("$work/$s.nc"); done
-        python3 bench/make_loro_dataset.py "$work/loro-grid-without-$held.nc" "${train[@]}" \
+        python3 bench/skill/make_loro_dataset.py "$work/loro-grid-without-$held.nc" "${train[@]}" \
             --block-km "$km" --overwrite &
     done
     wait
@@ -62,7 +64,7 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider tests/training/test_cuda.py
 
 if [ "${GPU_BENCH:-1}" != 0 ]; then
     stamp "GPU benchmark"
-    timeout 150 python3 bench/bench_gpu.py --steps 10 --warmup 3 --compile | tee "$OUT/bench_gpu.md"
+    timeout 150 python3 bench/speed/bench_gpu.py --steps 10 --warmup 3 --compile | tee "$OUT/bench_gpu.md"
 fi
 
 stamp "waiting for the data"
@@ -79,9 +81,9 @@ launch() {  # run name, data file, config, extra flags...
     jobs+=($!)
 }
 jobs=()
-launch default-residual "$work/synthetic_train.nc" bench/default_residual_gpu.toml
+launch default-residual "$work/synthetic_train.nc" bench/recipes/default_residual_gpu.toml
 for held in knmi bom-cscn rmi-qpe; do
-    launch "loro-residual-$held" "$work/loro-grid-without-$held.nc" bench/loro_residual.toml \
+    launch "loro-residual-$held" "$work/loro-grid-without-$held.nc" bench/skill/loro_residual.toml \
         --init nowcast/models/default/default.pt
 done
 wait "${jobs[@]}"  # by pid: a bare wait would also wait for the tee behind the log
@@ -96,15 +98,15 @@ from nowcast.training.checkpoint import export_for_inference
 
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
 synthetic = (
-    "synthetic rain: python bench/make_synthetic_dataset.py --sequences 160 "
-    "--frames 40 --size 160 --seed 1000 (bench/gpu_check.sh)"
+    "synthetic rain: python bench/recipes/make_synthetic_dataset.py --sequences 160 "
+    "--frames 40 --size 160 --seed 1000 (bench/speed/gpu_check.sh)"
 )
 notes = {"default-residual": synthetic}
 for run in sorted(runs.iterdir()):
     best = run / "best.pt"
     if best.is_file() and not run.is_symlink():
         note = notes.get(
-            run.name, f"bench/gpu_check.sh: {run.name}, two radars of ../shared/data (working grid)"
+            run.name, f"bench/speed/gpu_check.sh: {run.name}, two radars of ../shared/data (working grid)"
         )
         export_for_inference(best, out / f"{run.name}.pt", note)
         print("exported", run.name)
