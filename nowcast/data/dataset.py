@@ -10,8 +10,9 @@ crop, only the cropped rows and columns. Samples use the layout ``TCHW``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import netCDF4
 import numpy as np
@@ -23,8 +24,9 @@ from nowcast.config import DataConfig
 from nowcast.data.patches import pad_to_multiple
 from nowcast.data.transforms import make_transform
 from nowcast.data.windows import SPLITS, split_by_sequence, split_by_time, valid_window_starts
-from nowcast.errors import CanonicalDataError, ConfigError
-from nowcast.io.canonical import open_canonical
+from nowcast.errors import CanonicalDataError, ConfigError, NowcastError
+from nowcast.io.canonical import FileIdentity, file_max_rate, open_canonical, open_snapshot
+from nowcast.io.plausible import sanitise, value_limit
 
 
 def _as_pairs(starts: np.ndarray) -> np.ndarray:
@@ -74,6 +76,10 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         patch_size: The model's patch size (crops and padding are multiples of it).
         train: Apply flips/rotations and vary the randomness with the epoch.
         seed: Base seed of the per-sample randomness.
+        identity: The file the windows were cut from
+            (:attr:`~nowcast.io.canonical.CanonicalFile.identity`); ``None`` = the file
+            found now. Every process that opens ``path`` refuses another file (one replaced
+            meanwhile), so no sample mixes two files' frames.
     """
 
     def __init__(
@@ -84,8 +90,10 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         patch_size: int,
         train: bool,
         seed: int = 0,
+        identity: FileIdentity | None = None,
     ) -> None:
         self.path = Path(path)
+        self.identity = identity
         self.starts = _as_pairs(starts)
         self.cfg = cfg
         self.patch_size = patch_size
@@ -101,7 +109,8 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
     def _grid_shape(self) -> tuple[int, int]:
         """``(ny, nx)`` of the variable, read once and closed (nothing held open)."""
         try:
-            with netCDF4.Dataset(self.path) as nc:
+            nc, self.identity = open_snapshot(self.path, self.identity)
+            with nc:
                 if self.cfg.variable not in nc.variables:
                     raise ConfigError(
                         f"{self.path} has no variable {self.cfg.variable!r} "
@@ -119,7 +128,7 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
 
     def _check_crop(self) -> None:
         crop, p = self.cfg.crop, self.patch_size
-        if crop < 0 or crop % p:
+        if crop % p:
             raise ConfigError(
                 f"data.crop must be 0 or a multiple of the patch size {p}, got {crop}"
             )
@@ -152,7 +161,7 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
     def _file(self) -> netCDF4.Dataset:
         """The file handle of this process, opened on first use."""
         if self._nc is None or self._pid != os.getpid():
-            self._nc = netCDF4.Dataset(self.path)
+            self._nc, _ = open_snapshot(self.path, self.identity)
             self._pid = os.getpid()
             # Windows overlap and crops are small: keep decompressed frames (one chunk
             # each) in a bounded cache instead of inflating every frame for every sample.
@@ -177,9 +186,11 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         return self._frames(slice(start, stop, time_stride), rows, cols)
 
     def _frames(self, times: slice | int, rows: slice, cols: slice) -> np.ndarray:
-        """Frames of the file as float32, NaN where masked (no data)."""
-        data = self._file()[self.cfg.variable][times, rows, cols]
-        return np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
+        """Frames of the file as float32, NaN where masked (no data) or implausible."""
+        nc = self._file()
+        data = nc[self.cfg.variable][times, rows, cols]
+        values = np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
+        return sanitise(values, value_limit(self.cfg.variable, file_max_rate(nc, self.path)))
 
     def _crop_origin(self, start: int, rng: np.random.Generator) -> tuple[int, int]:
         """Top-left corner of a random crop covered enough in frame ``start``.
@@ -235,6 +246,26 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         return frames, valid
 
 
+_T = TypeVar("_T")
+
+
+def from_workers(batches: Iterable[_T]) -> Iterator[_T]:
+    """``batches``, with an expected error of a DataLoader worker raised again as one line.
+
+    torch raises a worker's exception again in the main process with the worker's
+    traceback as its message; a :class:`~nowcast.errors.NowcastError` (the data file
+    replaced while training, say) keeps only its own message, the traceback's last line.
+    """
+    try:
+        yield from batches
+    except NowcastError as exc:
+        lines = str(exc).strip().splitlines()
+        if "DataLoader worker" not in lines[0]:
+            raise
+        own = lines[-1].removeprefix(f"{type(exc).__module__}.{type(exc).__name__}: ")
+        raise type(exc)(own) from None
+
+
 def windows_for(path: Path, cfg: DataConfig, split: str) -> np.ndarray:
     """Valid ``(index, time_stride)`` windows of one split of a canonical file.
 
@@ -258,20 +289,11 @@ def windows_for(path: Path, cfg: DataConfig, split: str) -> np.ndarray:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     fractions = (1.0 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction)
-    if min(fractions) < 0:
-        raise ConfigError(
-            f"data.val_fraction + data.test_fraction must be <= 1, got {fractions[1]} + "
-            f"{fractions[2]}"
-        )
     meta = open_canonical(path)
     if meta.variable != cfg.variable:
         raise ConfigError(f"{path} holds {meta.variable!r}, but data.variable is {cfg.variable!r}")
     window = cfg.in_len + cfg.out_len
     strides = cfg.time_strides if split == "train" else (1,)
-    if not strides or min(strides) < 1 or cfg.stride < 1:
-        raise ConfigError(
-            f"data.stride and data.time_strides must be >= 1, got {cfg.stride} and {strides}"
-        )
     pairs = []
     for time_stride in strides:
         starts = valid_window_starts(

@@ -20,6 +20,7 @@ from nowcast.errors import InputError
 from nowcast.io.canonical import open_canonical
 from nowcast.io.grid import Grid
 from nowcast.io.ingest.pipeline import expand_sources, read_frames
+from nowcast.io.plausible import DEFAULT_MAX_RATE
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Observations:
         source: Description for messages and ``history``.
         read: ``read(indices) -> float32 (n, ny, nx)`` with NaN = no coverage.
         sequence: Sequence index per frame (Moving MNIST) or ``None``.
+        max_rate: Largest plausible rate, mm h-1 (the canonical file's, else the
+            default): ``read`` never returns more, and forecasts are clipped to it.
     """
 
     times: np.ndarray
@@ -43,6 +46,7 @@ class Observations:
     source: str
     read: Callable[[np.ndarray], np.ndarray]
     sequence: np.ndarray | None = None
+    max_rate: float = DEFAULT_MAX_RATE
 
 
 def _is_canonical(path: Path) -> bool:
@@ -77,6 +81,7 @@ def load_observations(sources: Sequence[str], fmt: str = "auto") -> Observations
             str(paths[0]),
             read,
             data.sequence,
+            data.max_rate,
         )
     return _from_raw(paths, fmt)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from nowcast.errors import InputError
+
 
 @dataclass(frozen=True, eq=False)
 class Grid:
@@ -35,6 +37,22 @@ class Grid:
     y: np.ndarray
     crs: dict[str, Any] | None = None
     proj4: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse coordinates no raster has: a corrupt header must not reach a canonical file.
+
+        Raises:
+            InputError: when x or y is empty, not 1-D, not finite or not strictly monotonic.
+        """
+        for name, values in (("x", self.x), ("y", self.y)):
+            axis = np.asarray(values, dtype=np.float64)
+            usable = axis.ndim == 1 and axis.size > 0 and bool(np.all(np.isfinite(axis)))
+            steps = np.diff(axis) if usable else axis
+            if not (usable and (np.all(steps > 0) or np.all(steps < 0))):
+                raise InputError(
+                    f"grid {name} coordinates must be finite and strictly monotonic "
+                    f"(a corrupt or unsupported grid description; {axis.size} values)"
+                )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -112,6 +130,8 @@ class Frame:
             states one, else ``None``.
         sequence: Sequence index for data made of independent sequences
             (Moving MNIST), else ``None``. Windows never cross sequences.
+        implausible: Pixels already turned into NaN as physically implausible
+            (:mod:`nowcast.io.plausible`), counted for the canonical file.
     """
 
     time: np.datetime64
@@ -122,6 +142,7 @@ class Frame:
     bounds: tuple[np.datetime64, np.datetime64] | None = None
     sequence: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    implausible: int = 0
 
 
 def to_datetime64(value: Any) -> np.datetime64:

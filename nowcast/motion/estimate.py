@@ -15,6 +15,8 @@ needs no optical-flow package.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,16 +52,22 @@ def estimate_motion(
     iterations: int = 40,
     smoothness: float = 0.05,
     lr: float = 0.25,
+    on_iteration: Callable[[int, int], Any] | None = None,
 ) -> Tensor:
     """Velocity field that advects each frame of ``frames`` onto the next.
 
     Args:
         frames: ``(B, T, H, W)``, ``T >= 2``, in a scale where 0 is dry (the
-            model's rain scale); no NaN.
+            model's rain scale). Non-finite values count as dry: one NaN or
+            infinity would otherwise make the whole fit, and the warp of
+            every later step, non-finite.
         cell: Pixels between control points of the velocity field.
         iterations: Adam steps per blur stage (:data:`BLURS`).
         smoothness: Weight of the roughness penalty against the fit.
         lr: Adam step size, pixels per step.
+        on_iteration: Called as ``on_iteration(done, total)`` before the first
+            Adam step (``done`` 0) and after each (progress: the fit is the slow
+            part of a moving-frame forecast).
 
     Returns:
         ``(B, 2, H, W)`` float32 velocity in pixels per step (columns, rows),
@@ -68,23 +76,28 @@ def estimate_motion(
     b, t, h, w = frames.shape
     control_shape = (b, 2, math.ceil(h / cell) + 1, math.ceil(w / cell) + 1)
     control = torch.zeros(control_shape, device=frames.device)
+    frames = torch.nan_to_num(frames.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
     if t < 2 or not bool((frames > 0).any()):
         return _dense(control, h, w)
-    x = frames.detach().float().reshape(b * t, 1, h, w)
+    x = frames.reshape(b * t, 1, h, w)
+    if on_iteration:
+        on_iteration(0, len(BLURS) * iterations)
     with torch.enable_grad(), torch.autocast(frames.device.type, enabled=False):
         control.requires_grad_(True)
         optimizer = torch.optim.Adam([control], lr=lr)
-        for sigma in BLURS:
+        for stage, sigma in enumerate(BLURS):
             seq = _blur(x, sigma).reshape(b, t, h, w)
             src, dst = seq[:, :-1], seq[:, 1:]  # frame pairs as channels: one grid per sample
             norm = _wet_power(src, dst)
-            for _ in range(iterations):
+            for step in range(1, iterations + 1):
                 velocity = _dense(control, h, w)
                 misfit = (warp(src, velocity, padding="border") - dst).pow(2).sum() / norm
                 loss = misfit + smoothness * _roughness(control)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if on_iteration:
+                    on_iteration(stage * iterations + step, len(BLURS) * iterations)
     return _dense(control.detach(), h, w)
 
 

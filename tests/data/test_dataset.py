@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from nowcast.config import DataConfig
 from nowcast.data.dataset import MIN_CROP_COVERAGE, CanonicalWindows, windows_for
 from nowcast.errors import ConfigError
-from tests.data.conftest import encoded_values
+from tests.data.conftest import ENCODED_MAX_RATE, encoded_values
 from tests.helpers import write_canonical
 
 # linear with max_rate 1: the model scale equals the stored value, which encodes
@@ -179,7 +179,7 @@ def test_crops_land_where_the_first_frame_has_data(tmp_path: Path) -> None:
     values = encoded_values(8, 64, 64)
     values[:, 32:, :] = np.nan
     values[:, :, 32:] = np.nan
-    path = write_canonical(tmp_path / "corner.nc", values)
+    path = write_canonical(tmp_path / "corner.nc", values, max_rate=ENCODED_MAX_RATE)
     ds = CanonicalWindows(path, np.zeros((40, 2), dtype=np.int64) + [0, 1], CFG, 4, train=True)
     covered = [ds[i]["mask_y"][0].float().mean().item() for i in range(len(ds))]
     assert min(covered) >= MIN_CROP_COVERAGE
@@ -188,6 +188,6 @@ def test_crops_land_where_the_first_frame_has_data(tmp_path: Path) -> None:
 def test_a_window_without_enough_coverage_anywhere_still_gives_a_crop(tmp_path: Path) -> None:
     values = encoded_values(8, 32, 32)
     values[:, 1:, :] = np.nan  # one covered row: no 16 x 16 crop is a quarter covered
-    path = write_canonical(tmp_path / "row.nc", values)
+    path = write_canonical(tmp_path / "row.nc", values, max_rate=ENCODED_MAX_RATE)
     s = CanonicalWindows(path, np.array([[0, 1]]), CFG, 4, train=True)[0]
     assert s["x"].shape == (3, 1, 16, 16) and s["mask_y"].float().mean() <= 1 / 16

@@ -27,8 +27,11 @@ from nowcast.io.ingest.checks import FrameChecker, frame_order, is_sorted, nomin
 from nowcast.io.ingest.parallel import ParallelWriter, latlon_in_background
 from nowcast.io.ingest.sources import expand_sources, read_frames
 from nowcast.io.ingest.summary import DatasetSummary, FrameStats
+from nowcast.io.plausible import IMPLAUSIBLE_ATTR, MAX_RATE_ATTR
 from nowcast.io.readers.registry import ReaderOptions
 from nowcast.io.writers import CanonicalWriter
+from nowcast.io.writers.atomic import check_output
+from nowcast.io.writers.targets import raise_write_error
 
 __all__ = ["expand_sources", "ingest", "read_frames"]
 
@@ -47,12 +50,20 @@ def ingest(
 ) -> DatasetSummary:
     """Read ``sources`` and write the canonical file ``output`` atomically.
 
+    Values beyond ``options.max_rate`` become no data and are counted
+    (:mod:`nowcast.io.plausible`); the file records both.
+
     Raises:
-        InputError: unreadable input (unless ``skip_bad``), no input, no frames.
+        InputError: unreadable input or a wholly implausible frame (unless
+            ``skip_bad``), no input, no frames.
         CanonicalDataError: mixed grids/variables/quantities, duplicate times.
         OutputExistsError: ``output`` exists and ``overwrite`` is False.
+        OutputError: ``output`` is one of the inputs, is not a regular file,
+            or cannot be written (folder, permissions, disk full).
     """
+    options = options or ReaderOptions()
     paths = expand_sources(sources)
+    check_output(output, overwrite, paths)  # before reading: a bad output fails at once
     if on_start:
         on_start(len(paths))
     skipped: list[tuple[str, str]] | None = [] if skip_bad else None
@@ -68,14 +79,15 @@ def ingest(
     parallel = ParallelWriter(_open_writer(output, first, overwrite, paths, history))
     latlon = latlon_in_background(parallel.writer, first.grid)
     try:
-        times, sequences = _write_all(parallel, first, frames, checker)
+        times, sequences = _write_all(parallel, first, frames, checker, stats)
         writer = parallel.close(stats)
         if latlon is not None:
             writer.store_latlon_chunks(latlon.result())
-    except BaseException:
+    except BaseException as exc:
         if latlon is not None:
             wait([latlon])  # it reads the file about to be deleted
         parallel.abort()
+        raise_write_error(output, exc)
         raise
     try:
         step = nominal_step(times, sequences, first)
@@ -84,10 +96,14 @@ def ingest(
         writer.set_attributes(
             nowcast_timestep_seconds=np.int32(step),
             nowcast_clipped_negative_values=np.int64(stats.clipped),
+            **{
+                IMPLAUSIBLE_ATTR: np.int64(stats.implausible),
+                MAX_RATE_ATTR: np.float64(options.max_rate),
+            },
         )
         writer.finish()
-    except BaseException:
-        writer.abort()
+    except BaseException as exc:
+        writer.fail(exc)
         raise
     return DatasetSummary(
         path=output,
@@ -100,6 +116,7 @@ def ingest(
         sequences=len(set(sequences)) if first.sequence is not None else None,
         skipped=skipped or [],
         files=len(paths),
+        max_rate=options.max_rate,
     )
 
 
@@ -138,11 +155,14 @@ def _write_all(
     first: Frame,
     rest: Iterator[Frame],
     checker: FrameChecker,
+    stats: FrameStats,
 ) -> tuple[list[np.datetime64], list[int]]:
+    """Check and queue every frame; count its implausible values in ``stats``."""
     times: list[np.datetime64] = []
     sequences: list[int] = []
     for frame in _chain(first, rest):
         checker.check(frame)
+        stats.implausible += frame.implausible
         writer.append(frame.time, frame.values, frame.bounds, frame.sequence)
         times.append(frame.time)
         sequences.append(-1 if frame.sequence is None else frame.sequence)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame
+from nowcast.io.plausible import screen_frame
 from nowcast.io.readers.registry import Reader, ReaderOptions, detect_reader, get_reader
 
 
@@ -52,7 +53,11 @@ def read_frames(
     skipped: list[tuple[str, str]] | None = None,
     on_file: Callable[[Path], None] | None = None,
 ) -> Iterator[Frame]:
-    """Yield the frames of every file in ``paths``.
+    """Yield the frames of every file in ``paths``, screened for plausibility.
+
+    Implausible values become NaN and are counted in ``Frame.implausible``;
+    a wholly implausible frame raises InputError like an unreadable file
+    (:func:`~nowcast.io.plausible.screen_frame`, with ``options.max_rate``).
 
     With ``auto``, the reader detected for one file is tried first on the
     next (a series is nearly always one format), which saves opening every
@@ -69,13 +74,15 @@ def read_frames(
         on_file: Called after each file (progress).
     """
     fixed: Reader | None = None if fmt == "auto" else get_reader(fmt, options)
+    max_rate = (options or ReaderOptions()).max_rate
     last: list[Reader] = []
     for path in paths:
         try:
-            if fixed is not None:
-                yield from fixed.frames(path)
-            else:
-                yield from _detected_frames(path, options, last)
+            frames = (
+                fixed.frames(path) if fixed is not None else _detected_frames(path, options, last)
+            )
+            for frame in frames:
+                yield screen_frame(frame, max_rate)
         except InputError as exc:
             if skipped is None:
                 raise

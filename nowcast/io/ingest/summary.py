@@ -13,6 +13,7 @@ import numpy as np
 
 from nowcast.io.canonical import open_canonical
 from nowcast.io.grid import Grid
+from nowcast.io.plausible import DEFAULT_MAX_RATE, IMPLAUSIBLE_ATTR
 
 #: Frames read per block: bounds memory on large grids.
 _BLOCK = 16
@@ -54,6 +55,7 @@ class FrameStats:
     nan_sum: float = 0.0
     max_value: float = float("nan")
     clipped: int = 0
+    implausible: int = 0
 
     def add(self, values: np.ndarray) -> None:
         """Account for one frame (after clipping)."""
@@ -93,6 +95,7 @@ class DatasetSummary:
     sequences: int | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     files: int = 0
+    max_rate: float = DEFAULT_MAX_RATE
 
     @property
     def gaps(self) -> list[tuple[np.datetime64, np.datetime64]]:
@@ -105,11 +108,14 @@ class DatasetSummary:
 
 def summarize(path: Path) -> DatasetSummary:
     """Statistics of a canonical file without loading it whole."""
-    data = open_canonical(path)
-    stats = FrameStats(clipped=int(data.attrs.get("nowcast_clipped_negative_values", 0)))
-    for start in range(0, len(data), _BLOCK):
-        for frame in data.read(start, min(start + _BLOCK, len(data))):
-            stats.add(frame)
+    with open_canonical(path) as data:
+        stats = FrameStats(
+            clipped=int(data.attrs.get("nowcast_clipped_negative_values", 0)),
+            implausible=int(data.attrs.get(IMPLAUSIBLE_ATTR, 0)),
+        )
+        for start in range(0, len(data), _BLOCK):
+            for frame in data.read(start, min(start + _BLOCK, len(data))):
+                stats.add(frame)
     sequences = None if data.sequence is None else len(set(data.sequence.tolist()))
     return DatasetSummary(
         path=Path(path),
@@ -120,4 +126,5 @@ def summarize(path: Path) -> DatasetSummary:
         grid=data.grid,
         stats=stats,
         sequences=sequences,
+        max_rate=data.max_rate,
     )

@@ -9,7 +9,8 @@ the best rain quantity of each ``datasetN`` into a rain-rate frame:
   ``undetect``) are looked up in ``datasetN/dataM/what``, then
   ``datasetN/what``, then ``/what``; defaults gain 1, offset 0, no codes;
 * physical value = raw * gain + offset; raw == ``nodata`` -> NaN;
-  raw == ``undetect`` -> 0 mm h-1;
+  raw == ``undetect`` -> 0 mm h-1; a gain of 0 or a non-finite gain or
+  offset refuses the file;
 * ``RATE`` is mm h-1; ``ACRR`` (mm) is divided by its accumulation window;
   reflectivities (dBZ) go through Z-R (:mod:`nowcast.io.readers.zr`);
 * the grid comes from ``/where`` overridden by ``datasetN/where``.
@@ -20,6 +21,7 @@ See ``docs/data-formats.md`` for the full rules.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -140,17 +142,38 @@ def _make_source(h5: h5py.File, ds: str, data: str, quantity: str, chain: list[A
     ds_what = _group_attrs(h5, f"{ds}/what")
     gain = _lookup(chain, "gain")
     offset = _lookup(chain, "offset")
+    gain, offset = _linear_code(
+        f"{ds}/{data}",
+        1.0 if gain is None else attr_float(gain),
+        0.0 if offset is None else attr_float(offset),
+    )
     return _Source(
         dataset=ds,
         data=f"{ds}/{data}/data",
         quantity=quantity,
-        gain=1.0 if gain is None else attr_float(gain),
-        offset=0.0 if offset is None else attr_float(offset),
+        gain=gain,
+        offset=offset,
         nodata=_code(_lookup(chain, "nodata")),
         undetect=_code(_lookup(chain, "undetect")),
         start=_window(ds_what, "start"),
         end=_window(ds_what, "end"),
     )
+
+
+def _linear_code(where: str, gain: float, offset: float) -> tuple[float, float]:
+    """``(gain, offset)`` when they can decode data: finite, ``gain`` not 0.
+
+    A gain of 0 turns every stored value into the offset (one constant field),
+    so such a file is refused rather than read as uniform rain or no rain.
+
+    Raises:
+        ValueError: naming the data group and the bad attribute.
+    """
+    if not (math.isfinite(gain) and math.isfinite(offset)):
+        raise ValueError(f"{where}: gain {gain} and offset {offset} must be finite")
+    if gain == 0:
+        raise ValueError(f"{where}: gain 0 makes every value the offset {offset:g}")
+    return gain, offset
 
 
 def _frame_times(sources: list[_Source], nominal: np.datetime64) -> list[np.datetime64]:

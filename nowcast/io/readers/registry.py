@@ -16,6 +16,7 @@ from typing import Protocol
 
 from nowcast.errors import InputError
 from nowcast.io.grid import Frame
+from nowcast.io.plausible import DEFAULT_MAX_RATE, check_max_rate
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ReaderOptions:
         frames: Frames per generated Moving MNIST sequence.
         seed: Seed of the Moving MNIST generator.
         timestep_s: Synthetic cadence given to Moving MNIST frames, seconds.
+        max_rate: Largest plausible rain rate, mm h-1: decoded values beyond it
+            become no data, or refuse the frame (:mod:`nowcast.io.plausible`).
     """
 
     zr_a: float = 200.0
@@ -37,6 +40,11 @@ class ReaderOptions:
     frames: int = 20
     seed: int = 0
     timestep_s: int = 300
+    max_rate: float = DEFAULT_MAX_RATE
+
+    def __post_init__(self) -> None:
+        """Refuse a ``max_rate`` that is not finite and > 0 (ConfigError)."""
+        check_max_rate(self.max_rate)
 
 
 class Reader(Protocol):

@@ -136,20 +136,31 @@ def grid(ds: netCDF4.Dataset, var: netCDF4.Variable[Any], layout: Layout) -> Gri
 
 
 def decode_time(var: netCDF4.Variable[Any], values: Any, units: str | None = None) -> np.ndarray:
-    """Numeric times -> ``datetime64[s]`` (UTC), using ``var``'s units and calendar."""
+    """Numeric times -> ``datetime64[s]`` (UTC), using ``var``'s units and calendar.
+
+    Raises:
+        ValueError: when the units are not ``<unit> since <epoch>`` or a value is
+            missing, NaN, infinite or beyond the range of 64-bit seconds.
+    """
     units = units or attr(var, "units")
     if " since " not in units.lower():
         raise ValueError(f"time variable {var.name!r} has no 'units since epoch' ({units!r})")
     data = np.ma.asarray(values)
     if np.ma.getmaskarray(data).any():
         raise ValueError(f"time variable {var.name!r} has missing values")
-    dates = netCDF4.num2date(
-        np.asarray(data, dtype=np.float64),
-        units,
-        attr(var, "calendar", "standard") or "standard",
-        only_use_cftime_datetimes=False,
-        only_use_python_datetimes=True,
-    )
+    numbers = np.asarray(data, dtype=np.float64)
+    if not np.isfinite(numbers).all():
+        raise ValueError(f"time variable {var.name!r} has non-finite values (NaN or inf)")
+    try:
+        dates = netCDF4.num2date(
+            numbers,
+            units,
+            attr(var, "calendar", "standard") or "standard",
+            only_use_cftime_datetimes=False,
+            only_use_python_datetimes=True,
+        )
+    except OverflowError:
+        raise ValueError(f"time variable {var.name!r} has values out of range") from None
     flat = [
         np.datetime64(d.replace(tzinfo=None), "s")
         for d in np.ravel(np.asarray(dates, dtype=object))

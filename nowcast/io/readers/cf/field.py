@@ -82,6 +82,30 @@ def masked_as_nan(read: np.ndarray) -> np.ndarray:
     return data
 
 
+def check_packing(var: netCDF4.Variable[Any]) -> None:
+    """Refuse ``scale_factor``/``add_offset`` that cannot decode data: non-finite, or a scale of 0.
+
+    A ``scale_factor`` of 0 turns every stored value into ``add_offset``
+    (one constant field), so such a file is refused rather than read.
+
+    Raises:
+        ValueError: naming the variable and the bad attribute.
+    """
+    names = var.ncattrs()
+    scale, offset = (
+        float(np.ravel(var.getncattr(key))[0]) if key in names else default
+        for key, default in (("scale_factor", 1.0), ("add_offset", 0.0))
+    )
+    if not (np.isfinite(scale) and np.isfinite(offset)):
+        raise ValueError(
+            f"scale_factor {scale} and add_offset {offset} of {var.name!r} must be finite"
+        )
+    if scale == 0:
+        raise ValueError(
+            f"scale_factor 0 of {var.name!r} makes every value the add_offset {offset:g}"
+        )
+
+
 #: Attributes with which netCDF4 masks and scales stored values.
 _DECODING_ATTRS = (
     "_FillValue",

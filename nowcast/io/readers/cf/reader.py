@@ -12,7 +12,8 @@ the fallback names in :data:`nowcast.io.cf.FALLBACK_RATE_NAMES`):
 * ``equivalent_reflectivity_factor`` (dBZ): Z-R (:mod:`nowcast.io.readers.zr`).
 
 ``scale_factor``/``add_offset``/``_FillValue``/``missing_value`` are honoured
-(netCDF4 auto mask-and-scale); masked values become NaN. ``x``/``y`` must be
+(netCDF4 auto mask-and-scale); masked values become NaN; a ``scale_factor`` of
+0 or non-finite packing refuses the file. ``x``/``y`` must be
 projection coordinates (m or km; the values are cell centres, as CF says) with
 a ``grid_mapping``. One frame per time step (time dimension) or one frame for a
 scalar time. See ``docs/data-formats.md``.
@@ -40,6 +41,7 @@ from nowcast.io.readers.cf.field import (
     DBZ,
     RATE,
     attr,
+    check_packing,
     decoded_codes,
     find_field,
     masked_as_nan,
@@ -137,6 +139,7 @@ class CfNetcdfReader:
         self, var: netCDF4.Variable[Any], kind: str, times: np.ndarray, windows: np.ndarray | None
     ) -> np.ndarray:
         """Per-frame factor to mm h-1 (1 for reflectivity, converted after Z-R)."""
+        check_packing(var)
         units = attr(var, "units")
         if kind == DBZ:
             if units and units.lower() != "dbz":
