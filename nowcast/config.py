@@ -9,10 +9,12 @@ a checkpoint alone rebuilds its model and its data transform.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any, ClassVar, get_args, get_type_hints
 
 from nowcast.errors import ConfigError
 
@@ -32,8 +34,57 @@ def check_frame(frame: str, where: str = "model.frame") -> None:
         raise ConfigError(f"{where} must be one of {', '.join(FRAMES)}, got {frame!r}")
 
 
+#: The values a numeric setting may take: a description for messages and the test.
+Limit = tuple[str, Callable[[float], bool]]
+AT_LEAST_1: Limit = (">= 1", lambda v: v >= 1)
+AT_LEAST_0: Limit = (">= 0", lambda v: v >= 0)
+ABOVE_0: Limit = ("> 0", lambda v: v > 0)
+FRACTION: Limit = ("between 0 and 1", lambda v: 0 <= v <= 1)
+ANY: Limit = ("", lambda v: True)
+
+
+def check_limits(section: Any, name: str, limits: dict[str, Limit]) -> None:
+    """Raise ConfigError naming ``name.key`` for the first numeric setting outside its limits.
+
+    Every int, float and tuple setting of ``section`` must appear in ``limits``; floats
+    must also be finite (NaN or infinity anywhere would spoil a run long after it started).
+    """
+    for item in fields(section):
+        value = getattr(section, item.name)
+        if isinstance(value, (bool, str)):
+            continue
+        text, allowed = limits[item.name]
+        values = value if isinstance(value, tuple) else (value,)
+        if values and all(_is_number(v) and allowed(v) for v in values):
+            continue
+        kind = "a non-empty list of numbers" if isinstance(value, tuple) else "a finite number"
+        raise ConfigError(f"{name}.{item.name} must be {kind} {text}".rstrip() + f", got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    """An int or a finite float (bool is no number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Section:
+    """A config section, checked whenever it is built: defaults, TOML, flags or a checkpoint.
+
+    Each section dataclass names itself (``NAME``) and the limits of its numeric settings.
+    """
+
+    NAME: ClassVar[str]
+    LIMITS: ClassVar[dict[str, Limit]]
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting out of range."""
+        check_limits(self, self.NAME, self.LIMITS)
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(Section):
     """Architecture of the encoder-forecaster (see ``docs/model.md``).
 
     Attributes:
@@ -72,9 +123,19 @@ class ModelConfig:
     frame: str = "eulerian"
     residual: bool = False
 
+    NAME: ClassVar[str] = "model"
+    LIMITS: ClassVar[dict[str, Limit]] = dict.fromkeys(
+        "hidden_channels input_kernels state_kernels patch_size in_channels".split(), AT_LEAST_1
+    )
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting out of range, or an unknown frame."""
+        super().validate()
+        check_frame(self.frame)
+
 
 @dataclass
-class DataConfig:
+class DataConfig(Section):
     """How canonical frames become training samples.
 
     Attributes:
@@ -109,9 +170,26 @@ class DataConfig:
     test_fraction: float = 0.15
     timestep_s: int = 300
 
+    NAME: ClassVar[str] = "data"
+    LIMITS: ClassVar[dict[str, Limit]] = {
+        **dict.fromkeys("in_len out_len stride time_strides timestep_s".split(), AT_LEAST_1),
+        **dict.fromkeys("rain_threshold max_rate".split(), ABOVE_0),
+        **dict.fromkeys("val_fraction test_fraction".split(), FRACTION),
+        "crop": AT_LEAST_0,
+    }
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting out of range; no split may be negative."""
+        super().validate()
+        if self.val_fraction + self.test_fraction > 1:
+            raise ConfigError(
+                f"data.val_fraction + data.test_fraction must be <= 1, got {self.val_fraction} "
+                f"+ {self.test_fraction}"
+            )
+
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Section):
     """The optimisation recipe and the run's budget.
 
     Attributes:
@@ -170,6 +248,19 @@ class TrainConfig:
     samples_per_epoch: int = 512
     val_samples: int = 128
     num_workers: int = 0
+
+    NAME: ClassVar[str] = "train"
+    LIMITS: ClassVar[dict[str, Limit]] = {
+        **dict.fromkeys("batch_size max_epochs".split(), AT_LEAST_1),
+        **dict.fromkeys(
+            "csi_weight lr weight_decay warmup_steps max_steps max_minutes grad_clip "
+            "early_stopping plateau_patience seed checkpoint_every samples_per_epoch "
+            "val_samples num_workers".split(),
+            AT_LEAST_0,
+        ),
+        "csi_thresholds": ABOVE_0,
+        "lead_weight_power": ANY,
+    }
 
 
 @dataclass

@@ -35,6 +35,27 @@ class TrainingDivergedError(NowcastError):
     """The training loss became NaN or infinite."""
 
 
+class OutputError(NowcastError):
+    """An output cannot be written: no permission, disk full, size limit, name too long, ...
+
+    Raised instead of the ``OSError`` (kept as ``__cause__``), with a message
+    that names the file, so that a full disk is one line rather than a traceback.
+    """
+
+
+class RunLockedError(NowcastError):
+    """Another live process is training into the same run folder."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception by the CLI's signal handler.
+
+    A ``KeyboardInterrupt`` subclass so that it unwinds exactly like Ctrl-C:
+    ``with`` blocks remove their temporary files and training saves its
+    position; only the final message and exit code (143 instead of 130) differ.
+    """
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type name when the message is empty.
 

@@ -37,7 +37,6 @@ omits the training state and cannot be resumed.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import warnings
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from nowcast import __version__
 from nowcast.config import ModelConfig, RunConfig, check_frame, merge
 from nowcast.errors import CheckpointError, ConfigError, NowcastError, first_line
 from nowcast.io.writers.atomic import AtomicOutput
+from nowcast.training.checkpoint_checks import check_contents
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "nowcast_version", "config", "model", "state_dict", "data")
@@ -91,21 +91,21 @@ def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in unwrap_model(model).state_dict().items()}
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
+def save_checkpoint(path: Path, payload: dict[str, Any], *, overwrite: bool = True) -> Path:
     """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
     A crash or ``kill -9`` mid-write leaves the previous ``path`` intact.
+    ``overwrite`` False refuses a ``path`` that exists when the file is complete.
 
     Raises:
         TypeError: when the payload holds anything but plain values and tensors
             (it would not load with ``weights_only=True``).
+        OutputExistsError, OutputError: see :class:`~nowcast.io.writers.atomic.AtomicOutput`.
     """
     _check_plain(payload, "payload")
     path = Path(path)
-    with AtomicOutput(path) as out, open(out.tmp, "wb") as handle:
+    with AtomicOutput(path, overwrite=overwrite) as out, open(out.tmp, "wb") as handle:
         torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
     return path
 
 
@@ -137,8 +137,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
     Raises:
         CheckpointError: when the file is missing, truncated, unsafe (would
-            execute code or build arbitrary objects when unpickled), or not a
-            nowcast checkpoint.
+            execute code or build arbitrary objects when unpickled), not a
+            nowcast checkpoint, or unusable: a config out of range, weights that
+            are not finite tensors, a data size below 1 or a model name that is
+            not the network its config builds
+            (:func:`~nowcast.training.checkpoint_checks.check_contents`).
     """
     path = Path(path)
     if not path.is_file():
@@ -158,6 +161,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{type(exc).__name__}{': ' + first_line(exc) if str(exc).strip() else ''})"
         ) from exc
     _check_layout(payload, path)
+    try:
+        config = config_from_checkpoint(payload)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    check_contents(payload, config, path)
     return payload
 
 
@@ -207,7 +215,7 @@ def config_from_checkpoint(ckpt: dict[str, Any]) -> RunConfig:
     try:
         config = RunConfig.from_dict(ckpt["config"])
         return merge(config, {"model": ckpt["model"]["config"]})
-    except (ConfigError, KeyError, TypeError) as exc:
+    except (ConfigError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(
             f"checkpoint config is not understood by this nowcast: {exc}"
         ) from exc
@@ -322,6 +330,11 @@ class CheckpointWriter:
         self.written[name] = (path, step)
         if self.on_write is not None:
             self.on_write(path)
+
+    def save_once(self, name: str, payload: Callable[[], dict[str, Any]], step: int) -> None:
+        """:meth:`save`, unless ``<name>.pt`` was written at this very ``step`` already."""
+        if self.written.get(name, (None, -1))[1] != step:
+            self.save(name, payload, step)
 
     def describe_last(self) -> str:
         """Where the last good checkpoint is, for error messages."""

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
+from nowcast.data.dataset import from_workers
 from nowcast.models.device import select_device
 
 _TRAIN_STREAM = 1  # separates the train-order and validation-subset random streams
@@ -214,7 +215,8 @@ def epoch_batches(loader: Iterable[Any], epoch: int, skip: int) -> Iterator[Any]
     """The batches of epoch ``epoch``, from batch ``skip`` on (a resume continues mid-epoch).
 
     With an :class:`EpochSampler` the skipped windows are never loaded;
-    other loaders are iterated and the first ``skip`` batches dropped.
+    other loaders are iterated and the first ``skip`` batches dropped. An expected
+    error of a DataLoader worker stays one line (:func:`~nowcast.data.dataset.from_workers`).
     """
     dataset_set_epoch = getattr(getattr(loader, "dataset", None), "set_epoch", None)
     if dataset_set_epoch is not None:
@@ -222,11 +224,11 @@ def epoch_batches(loader: Iterable[Any], epoch: int, skip: int) -> Iterator[Any]
     sampler = getattr(loader, "sampler", None)
     if isinstance(sampler, EpochSampler):
         sampler.set_epoch(epoch, start=skip * int(getattr(loader, "batch_size", 1) or 1))
-        return iter(loader)
+        return from_workers(loader)
     sampler_set_epoch = getattr(sampler, "set_epoch", None)
     if sampler_set_epoch is not None:
         sampler_set_epoch(epoch)
-    return itertools.islice(iter(loader), skip, None)
+    return itertools.islice(from_workers(loader), skip, None)
 
 
 def steps_per_epoch(loader: Iterable[Any]) -> int:

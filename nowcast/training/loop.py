@@ -5,7 +5,7 @@ One optimisation step per batch: forward under autocast, loss, backward
 of :func:`~nowcast.training.schedule.lr_at`. At the end of each epoch:
 validation under ``no_grad`` in eval mode, reduce-on-plateau and early
 stopping on the validation loss, ``last.pt`` and (when the loss improved)
-``best.pt``. ``last.pt`` is also written every ``checkpoint_every`` steps.
+``best.pt``. ``last.pt`` is also written every ``checkpoint_every`` steps and on SIGINT/SIGTERM.
 
 The loop prints nothing: progress goes to :class:`Callbacks`, so a CLI can
 draw bars and a test can record values.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from nowcast.config import TrainConfig
+from nowcast.data.dataset import from_workers
 from nowcast.errors import TrainingDivergedError
 from nowcast.models.device import describe_device, select_device
 from nowcast.training import distributed
@@ -46,6 +47,7 @@ from nowcast.training.runtime import (
     rng_state,
 )
 from nowcast.training.schedule import check_schedule, lr_at, total_steps
+from nowcast.training.signals import SignalGuard
 from nowcast.training.state import (
     PROGRESS_KEYS,
     Callbacks,
@@ -133,7 +135,8 @@ def fit(
         ),
         eval_net=model if ctx.enabled else net,
     )
-    return loop.run(train_loader, val_loader)
+    with loop.signals:
+        return loop.run(train_loader, val_loader)
 
 
 @dataclass
@@ -152,6 +155,7 @@ class _Loop:
     state: TrainState
     saver: CheckpointWriter
     eval_net: nn.Module  # DDP would sync buffers on every forward, so ranks validate without it
+    signals: SignalGuard = field(default_factory=SignalGuard)
     total: int = 0
     steps_per_epoch: int = 0
     deadline: float = math.inf
@@ -209,6 +213,7 @@ class _Loop:
             self.callbacks.on_step(state.step, loss, lr, samples / max(seconds, 1e-9))
             if self._checkpoint_due():
                 self._save("last")
+            self._stop_if_signalled()
             reason = self._budget_reason(over_time)
             if reason:
                 return reason
@@ -251,7 +256,8 @@ class _Loop:
             return None
         self.model.eval()
         sums = torch.zeros(2, device=self.device)  # (loss x samples, samples)
-        for batch in loader:
+        for batch in from_workers(loader):
+            self._stop_if_signalled()
             x, y, mask = _to_device(batch, self.device)
             with autocast_context(self.device, self.precision):
                 pred = self.eval_net(x, y.shape[1])
@@ -341,6 +347,12 @@ class _Loop:
             "rng": rng_state(),
             **self.state.to_checkpoint(self.cfg.schedule, self.total),
         }
+
+    def _stop_if_signalled(self) -> None:
+        """After Ctrl-C or SIGTERM: save the exact position in ``last.pt``, then let it act."""
+        if self.signals.received is not None:
+            self.saver.save_once("last", self._payload, self.state.step)
+            self.signals.deliver()
 
     def _checkpoint_due(self) -> bool:
         """Every ``checkpoint_every`` steps, except at an epoch's end (saved after validation)."""

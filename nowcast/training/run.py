@@ -119,14 +119,16 @@ def _train(
     notes: list[str] = []
     ckpt = None
     if resume is not None:
-        ckpt = load_checkpoint(resolve_checkpoint(resume, "last"))
+        last = resolve_checkpoint(resume, "last")
+        ckpt = load_checkpoint(last)
+        notes.append(f"resumed from step {ckpt['step']} ({last})")
         config = _resume_config(config, ckpt, source, notes)
     else:
-        _refuse_existing_run(run_dir)
+        refuse_existing_run(run_dir)
         config = _config_for_file(config, source, notes)
 
     splits = split_windows(data_path, config)
-    train_loader, val_loader = make_loaders(data_path, splits, config, device, ctx)
+    train_loader, val_loader = make_loaders(data_path, splits, config, device, ctx, source.identity)
     seed_everything(config.train.seed)  # the same initial weights for the same seed
     model = build_model(config.model)
     if init is not None and ckpt is None:
@@ -184,7 +186,8 @@ def _load_initial_weights(
     notes.append(f"weights initialised from {path}")
 
 
-def _refuse_existing_run(run_dir: Path) -> None:
+def refuse_existing_run(run_dir: Path) -> None:
+    """Raise OutputExistsError when ``run_dir`` already holds checkpoints (a new run's check)."""
     existing = [name for name in ("last.pt", "best.pt") if (run_dir / name).exists()]
     if existing:
         raise OutputExistsError(
@@ -318,7 +321,7 @@ def _format(value: Any) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    with AtomicOutput(path) as out:
+    with AtomicOutput(path, overwrite=True) as out:
         out.tmp.write_text(text, encoding="utf-8")
 
 
@@ -332,7 +335,7 @@ def update_latest(run_dir: Path) -> Path:
     link = run_dir.parent / "latest"
     if link.is_dir() and not link.is_symlink():
         raise OutputExistsError(f"{link} is a folder; cannot point it at the newest run")
-    with AtomicOutput(link) as out:
+    with AtomicOutput(link, overwrite=True, links=True) as out:
         out.tmp.unlink()  # the unique name is reserved; the symlink takes the file's place
         try:
             out.tmp.symlink_to(run_dir.name, target_is_directory=True)

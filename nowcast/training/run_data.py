@@ -18,7 +18,7 @@ from nowcast.config import RunConfig
 from nowcast.data.dataset import CanonicalWindows, windows_for
 from nowcast.data.windows import SPLITS
 from nowcast.errors import ConfigError
-from nowcast.io.canonical import CanonicalFile
+from nowcast.io.canonical import CanonicalFile, FileIdentity
 from nowcast.training.distributed import DistContext, EpochSampler, SubsetSampler
 
 
@@ -50,15 +50,20 @@ def make_loaders(
     config: RunConfig,
     device: torch.device,
     ctx: DistContext,
+    identity: FileIdentity | None = None,
 ) -> tuple[DataLoader[dict[str, torch.Tensor]], DataLoader[dict[str, torch.Tensor]]]:
-    """Training loader with a seeded, resumable order; validation loader on a fixed subset."""
+    """Training loader with a seeded, resumable order; validation loader on a fixed subset.
+
+    ``identity`` is the file the splits were cut from: every loader process refuses
+    ``data_path`` once it names another file (see :class:`CanonicalWindows`).
+    """
     data, train_cfg = config.data, config.train
     patch = config.model.patch_size
     train_set = CanonicalWindows(
-        data_path, splits["train"], data, patch, train=True, seed=train_cfg.seed
+        data_path, splits["train"], data, patch, train=True, seed=train_cfg.seed, identity=identity
     )
     val_set = CanonicalWindows(
-        data_path, splits["val"], data, patch, train=False, seed=train_cfg.seed
+        data_path, splits["val"], data, patch, train=False, seed=train_cfg.seed, identity=identity
     )
     options: dict[str, Any] = {
         "batch_size": train_cfg.batch_size,

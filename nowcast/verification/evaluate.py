@@ -4,12 +4,14 @@ Defaults follow what a user expects: with no options, the newest run's best
 checkpoint is scored on the test split of the data it was trained on (the
 split is stored in the checkpoint), at every valid start time, for lead
 times up to the checkpoint's output length, against persistence and
-optical-flow extrapolation.
+optical-flow extrapolation. Without a run under ``runs/`` that model is the
+bundled one, scored on the bundled sample (:mod:`nowcast.synthetic.sample`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,13 @@ from nowcast.data.observations import (
     thin_starts,
     valid_starts,
 )
-from nowcast.errors import InputError
-from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
+from nowcast.errors import ConfigError, InputError
+from nowcast.forecasting.model_choice import DEFAULT_MODEL, LoadedModel, load_model, resolve_model
 from nowcast.forecasting.scale import working_factor
 from nowcast.io.grid import parse_utc
+from nowcast.io.writers.targets import check_future_folder
 from nowcast.models.device import select_device
+from nowcast.synthetic.sample import sample_path
 from nowcast.verification.fss import scales_to_pixels
 from nowcast.verification.methods import baseline_methods, forecast_file_method, model_method
 from nowcast.verification.outputs import score_rows, write_outputs
@@ -57,7 +61,7 @@ class EvaluateRequest:
     start: np.datetime64 | None = None
     end: np.datetime64 | None = None
     max_starts: int = 0
-    output_dir: Path = Path("evaluation")
+    output_dir: Path | None = Path("evaluation")
     device: str = "auto"
     scale_km: float | None = None
     frame: str | None = None
@@ -96,9 +100,7 @@ def _model_methods(
     notes: list[str],
 ) -> list[Method]:
     """One method per model, each on its working grid (noted when it is not the data's)."""
-    names = [
-        m.path.parent.name if m.path.name in ("best.pt", "last.pt") else m.path.stem for m in loaded
-    ]
+    names = [m.name for m in loaded]
     if len(set(names)) < len(names):
         names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
     methods = []
@@ -106,7 +108,7 @@ def _model_methods(
         factor = working_factor(obs.grid, request.scale_km, model.scale_km)
         if factor > 1:
             notes.append(f"{name} forecasts on {factor} x {factor}-pixel blocks (--scale-km)")
-        methods.append(model_method(model, device, name, factor))
+        methods.append(model_method(model, device, name, factor, obs.max_rate))
     return methods
 
 
@@ -115,7 +117,10 @@ def _observations(
 ) -> tuple[Observations, list[str], np.datetime64 | None, np.datetime64 | None]:
     notes: list[str] = []
     data, begin, end = request.data, request.start, request.end
-    if data is None:
+    if data is None and loaded[0].path.resolve() == DEFAULT_MODEL:
+        data = sample_path()  # the data it was trained on is not shipped; this one is held out
+        notes.append(f"the bundled sample {data}")
+    elif data is None:
         data, test_begin, test_end = _test_period(loaded[0])
         if data is None or not data.is_file():
             raise InputError(
@@ -141,9 +146,23 @@ def _scales(request: EvaluateRequest, obs: Observations) -> list[int]:
 def run_evaluation(
     request: EvaluateRequest, on_start: Callable[[int, int], Any] | None = None
 ) -> EvaluateResult:
-    """Score the requested methods and write the report files into ``request.output_dir``."""
+    """Score the requested methods and write the report files into ``request.output_dir``.
+
+    With ``output_dir`` None nothing is written (the Python API returns the scores).
+
+    Raises:
+        ConfigError: for a threshold or an FSS scale that is not a number > 0.
+        InputError, CheckpointError: for unusable observations, models or forecast files.
+        OutputError: when ``request.output_dir`` cannot be created or written
+            (checked before any scoring, created only when the files are written).
+    """
+    if request.thresholds is not None:
+        positive_numbers(request.thresholds, "--thresholds")
+    positive_numbers(request.scales_km, "--scales")
+    if request.output_dir is not None:
+        check_future_folder(request.output_dir)
     if request.forecast is not None:
-        return _evaluate_file(request, on_start)
+        return _evaluate_file(request, request.forecast, on_start)
     device = select_device(request.device)
     specs: list[str | None] = list(request.models) or [None]  # no --model: the default choice
     loaded = [load_model(resolve_model(spec), device, request.frame) for spec in specs]
@@ -162,20 +181,34 @@ def run_evaluation(
     return _score(request, obs, methods, starts, steps, notes, provenance, on_start)
 
 
+def positive_numbers(values: Sequence[float], option: str) -> list[float]:
+    """``values`` as a list when there are some and each is a finite number > 0.
+
+    Thresholds and FSS scales of 0, below 0 or NaN would score nothing meaningful.
+
+    Raises:
+        ConfigError: naming ``option`` (the command-line option that gave them).
+    """
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        given = ", ".join(f"{v:g}" for v in values) or "nothing"
+        raise ConfigError(f"{option} must be numbers > 0, got {given}")
+    return list(values)
+
+
 def _evaluate_file(
-    request: EvaluateRequest, on_start: Callable[[int, int], Any] | None
+    request: EvaluateRequest, forecast: Path, on_start: Callable[[int, int], Any] | None
 ) -> EvaluateResult:
     if request.obs is None:
         raise InputError("--forecast needs --obs OBS.nc (the observations to score against)")
     obs = load_observations([str(request.obs)])
-    method, start, steps = forecast_file_method(request.forecast, obs)  # type: ignore[arg-type]
-    steps = min(steps, request.steps or steps)
     notes: list[str] = []
+    method, start, steps = forecast_file_method(forecast, obs, notes)
+    steps = min(steps, request.steps or steps)
     methods = [method] + baseline_methods(request.baselines, notes)
     if start + 1 < max(m.in_len for m in methods):
         methods = [m for m in methods if m.in_len <= start + 1]
         notes.append("some baselines skipped: too few observed frames before the reference time")
-    provenance = {"data": obs.source, "forecast": str(request.forecast)}
+    provenance = {"data": obs.source, "forecast": str(forecast)}
     return _score(request, obs, methods, np.array([start]), steps, notes, provenance, on_start)
 
 
@@ -204,7 +237,9 @@ def _score(
         on_start=on_start,
     )
     evaluation.notes = notes
-    paths = write_outputs(evaluation, obs, request.output_dir, provenance)
+    paths = {}
+    if request.output_dir is not None:
+        paths = write_outputs(evaluation, obs, request.output_dir, provenance)
     categorical, continuous = score_rows(evaluation)
     return EvaluateResult(
         evaluation, categorical, continuous, paths, headline(evaluation, categorical, continuous)

@@ -152,7 +152,10 @@ def _csv_field(value: Any) -> Any:
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with AtomicOutput(path) as out, out.tmp.open("w", encoding="utf-8", newline="") as handle:
+    with (
+        AtomicOutput(path, overwrite=True) as out,
+        out.tmp.open("w", encoding="utf-8", newline="") as handle,
+    ):
         handle.write(text)
 
 

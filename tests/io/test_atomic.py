@@ -16,7 +16,7 @@ def _leftovers(folder: Path) -> list[Path]:
 
 def test_the_target_appears_only_when_the_block_ends(tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
-    with AtomicOutput(target) as out:
+    with AtomicOutput(target, overwrite=True) as out:
         assert out.tmp.parent == tmp_path and out.tmp.name.startswith(".out.txt.")
         out.tmp.write_text("new", encoding="utf-8")
         assert not target.exists()
@@ -27,7 +27,7 @@ def test_the_target_appears_only_when_the_block_ends(tmp_path: Path) -> None:
 def test_the_result_gets_the_permissions_of_a_new_file(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     try:
-        with AtomicOutput(tmp_path / "out.txt") as out:
+        with AtomicOutput(tmp_path / "out.txt", overwrite=True) as out:
             out.tmp.write_text("x", encoding="utf-8")
     finally:
         os.umask(mask)
@@ -40,7 +40,7 @@ def test_any_exception_keeps_the_old_target_and_removes_the_temporary(
 ) -> None:
     target = tmp_path / "out.txt"
     target.write_text("old", encoding="utf-8")
-    with pytest.raises(type(error)), AtomicOutput(target) as out:
+    with pytest.raises(type(error)), AtomicOutput(target, overwrite=True) as out:
         out.tmp.write_text("half", encoding="utf-8")
         raise error
     assert target.read_text(encoding="utf-8") == "old"
@@ -51,7 +51,7 @@ def test_a_symlink_replaces_the_target_and_leaves_its_folder_alone(tmp_path: Pat
     folder = tmp_path / "run"
     folder.mkdir(mode=0o700)
     link = tmp_path / "latest"
-    with AtomicOutput(link) as out:
+    with AtomicOutput(link, overwrite=True) as out:
         out.tmp.unlink()
         out.tmp.symlink_to("run", target_is_directory=True)
     assert link.is_symlink() and os.readlink(link) == "run"
@@ -60,7 +60,7 @@ def test_a_symlink_replaces_the_target_and_leaves_its_folder_alone(tmp_path: Pat
 
 
 def test_abort_twice_is_harmless(tmp_path: Path) -> None:
-    output = AtomicOutput(tmp_path / "out.txt")
+    output = AtomicOutput(tmp_path / "out.txt", overwrite=True)
     output.abort()
     output.abort()
     assert not _leftovers(tmp_path) and not (tmp_path / "out.txt").exists()

@@ -74,14 +74,11 @@ class CanonicalWriter(AtomicNetcdf):
         self._lock = threading.Lock()
         self._stored = 0
         self._h5: h5py.File | None = None
-        try:
+        with self.removed_on_error():
             self._define(grid, variable, with_bounds, with_sequence, source, history, title)
             self.nc.close()
             self._h5 = h5py.File(self.tmp, "r+")
             self._data = self._h5[variable]
-        except BaseException:
-            self.abort()
-            raise
 
     @property
     def needs_latlon(self) -> bool:
@@ -264,11 +261,13 @@ class CanonicalWriter(AtomicNetcdf):
         nc.setncatts(self._attrs)
         super().finish()
 
-    def abort(self) -> None:
-        """Close and delete the temporary file."""
-        if self._h5 is not None and self._h5.id.valid:
-            self._h5.close()
-        super().abort()
+    def close(self) -> None:
+        """Close the HDF5 handle and the netCDF dataset, whichever is open."""
+        try:
+            if self._h5 is not None and self._h5.id.valid:
+                self._h5.close()
+        finally:
+            super().close()
 
     def set_attributes(self, **attrs: Any) -> None:
         """Add global attributes (e.g. the time step once known); written at :meth:`finish`."""

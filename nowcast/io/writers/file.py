@@ -12,6 +12,7 @@ from pathlib import Path
 
 import netCDF4
 
+from nowcast.errors import OutputError, first_line
 from nowcast.io.writers import atomic
 
 
@@ -20,16 +21,25 @@ class AtomicNetcdf(atomic.AtomicOutput):
 
     def __init__(self, path: Path, overwrite: bool) -> None:
         atomic.check_output(path, overwrite)
-        super().__init__(path)
-        self.nc = netCDF4.Dataset(self.tmp, "w", format="NETCDF4")
+        super().__init__(path, overwrite=overwrite)
+        with self.removed_on_error():
+            self.nc = netCDF4.Dataset(self.tmp, "w", format="NETCDF4")
 
-    def finish(self) -> None:
-        """Close and move the file onto its final name."""
-        self.nc.close()
-        super().finish()
-
-    def abort(self) -> None:
-        """Close and delete the temporary file."""
-        if self.nc.isopen():
+    def close(self) -> None:
+        """Close the dataset (if it was opened and is still open)."""
+        if hasattr(self, "nc") and self.nc.isopen():
             self.nc.close()
-        super().abort()
+
+    def fail(self, exc: BaseException) -> None:
+        """As :meth:`AtomicOutput.fail`; netCDF-C's own errors are write failures too.
+
+        netCDF-C reports a full disk or a file size limit only as
+        ``NetCDF: HDF error`` (a ``RuntimeError`` without ``errno``), mostly
+        when the dataset is closed and its cache written out.
+        """
+        super().fail(exc)
+        if isinstance(exc, RuntimeError) and str(exc).startswith("NetCDF:"):
+            raise OutputError(
+                f"cannot write {self.path}: {first_line(exc)} "
+                "(a full disk or a file size limit, most likely)"
+            ) from exc

@@ -20,6 +20,8 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.grid import Grid
+from nowcast.io.readers.cf import coords as cf_coords
+from nowcast.io.readers.cf.field import attr
 from nowcast.io.writers.chunks import COMPLEVEL
 from nowcast.io.writers.file import AtomicNetcdf
 from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, global_attrs
@@ -50,32 +52,35 @@ class ForecastWriter(AtomicNetcdf):
     ) -> None:
         super().__init__(path, overwrite)
         self.variable = variable
-        nc = self.nc
-        nc.createDimension("time", len(valid_times))
-        has_latlon = define_grid(nc, grid)
-        define_time(nc, "time", ("time",), "forecast valid time")[:] = [
-            epoch_seconds(t) for t in valid_times
-        ]
-        ref = define_time(nc, "forecast_reference_time", (), "time of the last observation used")
-        ref.standard_name = "forecast_reference_time"
-        ref[...] = epoch_seconds(reference_time)
-        period = nc.createVariable("forecast_period", "i4", ("time",))
-        period.setncatts(
-            {"standard_name": "forecast_period", "long_name": "lead time", "units": "seconds"}
-        )
-        period[:] = [epoch_seconds(t) - epoch_seconds(reference_time) for t in valid_times]
-        self._define_data(grid, variable, pack, has_latlon)
-        nc.setncatts(
-            global_attrs(
-                source,
-                history,
-                {
-                    "title": "Precipitation nowcast",
-                    "comment": comment,
-                    **(provenance or {}),
-                },
+        with self.removed_on_error():  # e.g. Ctrl-C while lat/lon are computed
+            nc = self.nc
+            nc.createDimension("time", len(valid_times))
+            has_latlon = define_grid(nc, grid)
+            define_time(nc, "time", ("time",), "forecast valid time")[:] = [
+                epoch_seconds(t) for t in valid_times
+            ]
+            ref = define_time(
+                nc, "forecast_reference_time", (), "time of the last observation used"
             )
-        )
+            ref.standard_name = "forecast_reference_time"
+            ref[...] = epoch_seconds(reference_time)
+            period = nc.createVariable("forecast_period", "i4", ("time",))
+            period.setncatts(
+                {"standard_name": "forecast_period", "long_name": "lead time", "units": "seconds"}
+            )
+            period[:] = [epoch_seconds(t) - epoch_seconds(reference_time) for t in valid_times]
+            self._define_data(grid, variable, pack, has_latlon)
+            nc.setncatts(
+                global_attrs(
+                    source,
+                    history,
+                    {
+                        "title": "Precipitation nowcast",
+                        "comment": comment,
+                        **(provenance or {}),
+                    },
+                )
+            )
 
     def _define_data(self, grid: Grid, variable: str, pack: bool, has_latlon: bool) -> None:
         ny, nx = grid.shape
@@ -122,10 +127,14 @@ class ForecastFile:
     Attributes:
         variable: Name of the forecast variable (``rainfall_rate``, ``intensity`` ...).
         units: Its ``units`` attribute, ``""`` when it has none.
-        fields: ``float32 (time, y, x)`` forecast fields; NaN = no coverage.
+        fields: ``float32 (time, y, x)`` forecast fields; NaN = no coverage. Rows and
+            columns are as stored (a south-up file stays south-up): ``grid`` says which way.
         valid_times: ``datetime64[s]`` valid time of each field.
         reference_time: The ``forecast_reference_time`` (the last observation used), or
             None when the file has none (forecasts of other tools).
+        grid: The fields' grid: x/y cell centres in metres and the projection when the
+            variable has a ``grid_mapping``; else the stored x/y values (pixel indices,
+            ``0 .. n-1`` when the file has no coordinate variables) and no projection.
     """
 
     variable: str
@@ -133,6 +142,7 @@ class ForecastFile:
     fields: np.ndarray
     valid_times: np.ndarray
     reference_time: np.datetime64 | None
+    grid: Grid
 
     def reference(self, timestep_s: int) -> np.datetime64:
         """The reference time, else one ``timestep_s`` (seconds) before the first valid time."""
@@ -148,7 +158,8 @@ def read_forecast(path: Path) -> ForecastFile:
     named like one (or ``intensity``); packed values are unpacked.
 
     Raises:
-        InputError: when the file is not NetCDF or holds no such variable.
+        InputError: when the file is not NetCDF, holds no such variable, or its times
+            or x/y coordinates cannot be read (no units, NaN, no projection).
     """
     try:
         nc = netCDF4.Dataset(path)
@@ -157,17 +168,23 @@ def read_forecast(path: Path) -> ForecastFile:
     with nc:
         name = _forecast_variable(nc, path)
         var = nc[name]
-        reference = (
-            _times(nc["forecast_reference_time"])[0]
-            if "forecast_reference_time" in nc.variables
-            else None
-        )
+        try:
+            grid, order = _grid(nc, var)
+            reference = (
+                _times(nc["forecast_reference_time"])[0]
+                if "forecast_reference_time" in nc.variables
+                else None
+            )
+            valid_times = _times(nc[var.dimensions[order[0]]])
+        except (ValueError, IndexError) as exc:
+            raise InputError(f"{path}: {exc}") from None
         return ForecastFile(
             variable=name,
             units=str(getattr(var, "units", "")),
-            fields=np.ma.filled(var[:].astype(np.float32), np.nan),
-            valid_times=_times(nc["time"]),
+            fields=np.ma.filled(var[:].astype(np.float32), np.nan).transpose(order),
+            valid_times=valid_times,
             reference_time=reference,
+            grid=grid,
         )
 
 
@@ -185,13 +202,29 @@ def _forecast_variable(nc: netCDF4.Dataset, path: Path) -> str:
 
 
 def _times(var: Any) -> np.ndarray:
-    """A CF time variable's values as ``datetime64[s]`` (UTC, no time zone)."""
-    values = netCDF4.num2date(
-        var[:],
-        var.units,
-        getattr(var, "calendar", "standard"),
-        only_use_cftime_datetimes=False,
-        only_use_python_datetimes=True,
-    )
-    stamps = np.atleast_1d(np.asarray(values, dtype=object))
-    return np.array([np.datetime64(v.replace(tzinfo=None), "s") for v in stamps])
+    """A CF time variable's values as 1-D ``datetime64[s]`` (UTC, no time zone)."""
+    return cf_coords.decode_time(var, var[:]).reshape(-1)
+
+
+def _grid(nc: netCDF4.Dataset, var: Any) -> tuple[Grid, tuple[int, int, int]]:
+    """The grid of a ``(time, y, x)`` variable, and the axis order that gives that layout.
+
+    With a ``grid_mapping`` the x, y and time dimensions are found as the CF reader
+    finds them (any order, km or m); without one, the last two dimensions are y and x.
+    """
+    dims = list(var.dimensions)
+    if attr(var, "grid_mapping"):
+        layout = cf_coords.layout(nc, var)
+        time = next(d for d in dims if d not in (layout.x, layout.y))
+        order = (dims.index(time), dims.index(layout.y), dims.index(layout.x))
+        return cf_coords.grid(nc, var, layout), order
+    y, x = (_pixel_axis(nc, dim) for dim in dims[1:])
+    return Grid(x=x, y=y), (0, 1, 2)
+
+
+def _pixel_axis(nc: netCDF4.Dataset, dim: str) -> np.ndarray:
+    """A coordinate without a projection: its stored values, else the indices ``0 .. n-1``."""
+    coord = nc.variables.get(dim)
+    if coord is None or coord.dimensions != (dim,):
+        return np.arange(len(nc.dimensions[dim]), dtype=np.float64)
+    return np.asarray(np.ma.filled(coord[:], np.nan), dtype=np.float64)
