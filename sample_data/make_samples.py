@@ -3,8 +3,9 @@
     python sample_data/make_samples.py
 
 Writes ``sample_data/odim/*.h5`` (a synthetic rain sequence as raw ODIM_H5
-composites, one file per 5-minute frame) and ``sample_data/synthetic.nc``
-(the same frames as a canonical NetCDF file, made by the ingest pipeline).
+composites, one file per 5-minute frame) and ``nowcast/sample/synthetic.nc``
+(the same frames as a canonical NetCDF file, made by the ingest pipeline; the
+package ships it as data, see ``nowcast.synthetic.sample``).
 Nothing here is derived from real radar data.
 """
 
@@ -19,7 +20,7 @@ from nowcast.io.writers.chunks import exact_zlib
 from nowcast.synthetic.generate import synthetic_frames
 from nowcast.synthetic.odim_write import write_odim
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 72
 SHAPE = (96, 96)
 SEED = 7
@@ -27,10 +28,12 @@ TIMESTEP_S = 300
 NAN_BORDER = 3  # a no-coverage rim, so the NaN path is exercised
 
 
-def main() -> None:
-    """Write the ODIM files, then ingest them into the canonical sample file."""
-    odim_dir = HERE / "odim"
-    odim_dir.mkdir(exist_ok=True)
+def main(root: Path = ROOT) -> None:
+    """Write the ODIM files, then ingest them into the canonical sample file, under ``root``."""
+    odim_dir = root / "sample_data" / "odim"
+    odim_dir.mkdir(parents=True, exist_ok=True)
+    canonical = root / "nowcast" / "sample" / "synthetic.nc"
+    canonical.parent.mkdir(parents=True, exist_ok=True)
     for old in odim_dir.glob("*.h5"):
         old.unlink()
     frames = synthetic_frames(
@@ -44,7 +47,7 @@ def main() -> None:
     with exact_zlib():  # the same bytes with or without the optional isal deflate
         ingest(
             [str(odim_dir)],
-            HERE / "synthetic.nc",
+            canonical,
             overwrite=True,
             history="sample_data/make_samples.py (nowcast synthetic generator, seed 7)",
         )

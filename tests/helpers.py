@@ -85,6 +85,7 @@ def write_canonical(
     variable: str = "rainfall_rate",
     timestep_s: int = STEP_S,
     sequence: Sequence[int] | None = None,
+    max_rate: float | None = None,
 ) -> Path:
     """Write ``fields`` ``(n, ny, nx)`` as a canonical file with the production writer.
 
@@ -96,6 +97,7 @@ def write_canonical(
         variable: Canonical variable (``rainfall_rate`` or ``intensity``).
         timestep_s: The file's nominal cadence, seconds.
         sequence: Moving MNIST sequence index of each frame, if any.
+        max_rate: The file's ``nowcast_max_rate`` (mm h-1); None writes none (500 when read).
     """
     if grid is None:
         grid = laea_grid(*fields.shape[1:])
@@ -107,6 +109,8 @@ def write_canonical(
         for k, (time, values) in enumerate(zip(times, fields, strict=True)):
             writer.append(time, values, sequence=None if sequence is None else sequence[k])
         writer.set_attributes(nowcast_timestep_seconds=np.int32(timestep_s))
+        if max_rate is not None:
+            writer.set_attributes(nowcast_max_rate=np.float64(max_rate))
     return path
 
 

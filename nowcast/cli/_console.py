@@ -1,34 +1,39 @@
 """Consoles, progress bars and the error policy shared by every command.
 
-Results go to stdout, progress and messages to stderr. Expected failures
-(:class:`~nowcast.errors.NowcastError`) become one line on stderr and exit
-code 1; ``--debug`` (or ``NOWCAST_DEBUG=1``) shows the traceback instead.
+Results go to stdout, progress and messages to stderr; on a pipe or a file
+both write whole lines and progress as lines (:mod:`nowcast.cli._plain`).
+Expected failures (:class:`~nowcast.errors.NowcastError`) become one line on
+stderr and exit code 1; ``--debug`` (or ``NOWCAST_DEBUG=1``) shows the
+traceback instead.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
-from nowcast.errors import NowcastError
+from nowcast.cli._plain import LineProgress, PlainConsole
+from nowcast.errors import NowcastError, Terminated
 
-out = Console()
-err = Console(stderr=True, log_path=False)
+out = PlainConsole()
+err = PlainConsole(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _state = {"debug": os.environ.get("NOWCAST_DEBUG", "") not in ("", "0")}
@@ -46,7 +51,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def handle_errors(func: F) -> F:
-    """Turn NowcastError into one line + exit 1, Ctrl-C into exit 130."""
+    """Turn NowcastError into one line + exit 1, Ctrl-C into exit 130 and SIGTERM into 143."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -56,14 +61,50 @@ def handle_errors(func: F) -> F:
             if _state["debug"]:
                 raise
             raise fail(str(exc)) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as errors.Terminated
+            raise _stopped(exc) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
+    """``error: interrupted`` (exit 130) or ``error: terminated`` (143), plus the command's detail.
+
+    128 + the signal number, as a shell reports a process the signal ended.
+    """
+    word, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+    detail = str(exc)
+    return fail(f"{word}; {detail}" if detail else word, code)
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM unwind like Ctrl-C, and a write beyond ``ulimit -f`` an error.
+
+    By default SIGTERM ends the process on the spot and leaves temporary
+    files behind; raised as :class:`~nowcast.errors.Terminated` it runs every
+    clean-up on its way out. SIGXFSZ (a file outgrowing ``ulimit -f``) would
+    kill the process the same way; ignored, the write fails with EFBIG
+    instead, which the writers report as one line.
+    """
+    signal.signal(signal.SIGTERM, _terminate)
+    if hasattr(signal, "SIGXFSZ"):  # not on Windows
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """The SIGTERM handler: unwind once; a second SIGTERM does not cut the clean-up short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
 def progress(*extra: ProgressColumn, transient: bool = False) -> Progress:
-    """A rich progress bar on stderr with count, elapsed and remaining time (+ ``extra``)."""
+    """A rich progress bar on stderr with count, elapsed and remaining time (+ ``extra``).
+
+    When stderr is not a terminal, a :class:`~nowcast.cli._plain.LineProgress`
+    instead: the same calls print plain lines, never a bar.
+    """
+    if not err.is_terminal:
+        return LineProgress(err)
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -74,6 +115,26 @@ def progress(*extra: ProgressColumn, transient: bool = False) -> Progress:
         console=err,
         transient=transient,
     )
+
+
+def stages(bar: Progress) -> Callable[[str, int, int], None]:
+    """An ``on_progress(stage, done, total)`` callback: each stage a task of its own on ``bar``.
+
+    A new stage replaces the previous one, so the bar (or the line) names what
+    runs now, with its own count and elapsed time; ``total`` 0 means a stage
+    without countable steps.
+    """
+    current: dict[str, TaskID] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in current:
+            for task in current.values():
+                bar.remove_task(task)
+            current.clear()
+            current[stage] = bar.add_task(stage, total=total or None)
+        bar.update(current[stage], completed=done)
+
+    return report
 
 
 def command_line(args: list[str] | None = None) -> str:

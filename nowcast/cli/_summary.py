@@ -6,6 +6,7 @@ import numpy as np
 from rich.table import Table
 
 from nowcast.io.ingest.summary import DatasetSummary
+from nowcast.io.plausible import value_limit
 
 
 def _fmt_time(t: np.datetime64) -> str:
@@ -52,6 +53,10 @@ def summary_table(summary: DatasetSummary) -> Table:
     table.add_row("wet fraction (> 0.1)", f"{stats.wet_fraction:.4f}")
     table.add_row("NaN fraction", f"{stats.nan_fraction:.4f}")
     table.add_row("clipped negatives", str(stats.clipped))
+    limit = value_limit(summary.variable, summary.max_rate)
+    table.add_row(
+        "implausible values", f"{stats.implausible} (infinite or beyond ±{limit:g}, now NaN)"
+    )
     if summary.skipped:
         table.add_row("skipped files", "\n".join(f"{p}: {why}" for p, why in summary.skipped))
     return table

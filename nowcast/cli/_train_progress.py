@@ -16,15 +16,20 @@ from nowcast.training.state import Callbacks
 
 
 class TrainProgress(Callbacks):
-    """Rich progress bar plus one plain line per epoch (readable without a TTY)."""
+    """Rich progress bar plus one plain line per epoch (readable without a TTY).
 
-    def __init__(self, bar: Progress) -> None:
+    With ``timed`` (a wall-clock budget and no step budget) the bar counts steps
+    and time without a total: the step count the minutes allow is not known.
+    """
+
+    def __init__(self, bar: Progress, timed: bool = False) -> None:
         self.bar = bar
+        self.timed = timed
         self.task = bar.add_task("training", total=None, loss=float("nan"), rate=0.0)
 
     def on_start(self, steps_per_epoch: int, total_steps: int) -> None:
-        """Size the bar to the run's step budget."""
-        self.bar.update(self.task, total=total_steps)
+        """Size the bar to the run's step budget (unless the budget is in minutes)."""
+        self.bar.update(self.task, total=None if self.timed else total_steps)
 
     def on_step(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
         """Advance the bar; show the loss and the samples per second."""

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 EPILOG = """Examples:
 
-  nowcast calibrate bom.nc rmi.nc --model runs/loro -o loro-calibrated.pt
+  nowcast calibrate sample_data/synthetic.nc --model default -o calibrated.pt
 
-  nowcast calibrate archive.nc --model default -o default-on-my-radar.pt --max-starts 40
+  nowcast calibrate my-radar.nc --model default -o my-radar.pt --max-starts 40   (your archive)
 """
 
 

@@ -11,12 +11,12 @@ from rich.table import Table
 
 from nowcast.cli import _console
 from nowcast.cli._options import Device, Frame, ScaleKm
-from nowcast.errors import InputError
+from nowcast.errors import ConfigError
 from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
 
-  nowcast evaluate                      (newest run, test split of its data)
+  nowcast evaluate         (newest run's test split, else the bundled sample)
 
   nowcast evaluate --model runs/a --model runs/b --data rmi.nc --max-starts 20
 
@@ -25,13 +25,15 @@ EPILOG = """Examples:
 
 
 def _floats(text: str, what: str) -> list[float]:
+    """Comma-separated numbers > 0; anything else is a usage error (exit 2) naming ``what``."""
+    from nowcast.verification.evaluate import positive_numbers
+
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        return positive_numbers([float(v) for v in text.split(",") if v.strip()], what)
     except ValueError:
-        raise InputError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise InputError(f"{what} is empty")
-    return values
+        raise _console.fail(f"{what} must be comma-separated numbers, got {text!r}", 2) from None
+    except ConfigError as exc:
+        raise _console.fail(str(exc), 2) from None
 
 
 @_console.handle_errors

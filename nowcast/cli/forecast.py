@@ -16,11 +16,11 @@ if TYPE_CHECKING:
 
 EPILOG = """Examples:
 
-  nowcast forecast radar.nc --steps 12
+  nowcast forecast sample_data/synthetic.nc --model default --plot --animate
 
-  nowcast forecast 'latest/*.h5' --steps 12 --model runs/latest --output fc.nc --plot
+  nowcast forecast sample_data/synthetic.nc --at 2024-06-01T15:00 --steps 6 -o fc.nc
 
-  nowcast forecast radar.nc --at 2021-07-04T18:00 --model default --pack
+  nowcast forecast 'radar/*.h5' --model runs/latest --output fc.nc --plot   (your raw files)
 """
 
 
@@ -56,7 +56,16 @@ def command(
         bool, typer.Option(help="Store int16 with scale 0.01 (about half the size).")
     ] = False,
     plot: Annotated[
-        bool, typer.Option(help="Also write a PNG of the last observation and the forecast.")
+        bool,
+        typer.Option(
+            help="Also write <output>.png: the last observation and four lead times on a map."
+        ),
+    ] = False,
+    animate: Annotated[
+        bool,
+        typer.Option(
+            help="Also write <output>.gif: the input frames, then every lead time, on a map."
+        ),
     ] = False,
     strict: Annotated[
         bool,
@@ -87,6 +96,7 @@ def command(
         fmt=fmt,
         pack=pack,
         plot=plot,
+        animate=animate,
         strict=strict,
         tile=tile,
         scale_km=scale_km,
@@ -95,15 +105,17 @@ def command(
         history=_console.command_line(),
     )
     with _console.progress(transient=True) as bar:
-        task = bar.add_task("forecasting", total=None)
         outcome = forecast_request(
             request,
             on_warning=lambda text: _console.err.print(f"[yellow]warning:[/] {text}"),
-            on_tile=lambda done, total: bar.update(task, completed=done, total=total),
+            on_progress=_console.stages(bar),
         )
-    if outcome.plot is not None:
-        _console.err.print(f"plot: {outcome.plot}")
-    _console.out.print(_describe(outcome))
+    for figure in (outcome.plot, outcome.animation):
+        if figure is not None:
+            _console.err.print(f"wrote {figure}", markup=False, highlight=False)
+    used = outcome.model
+    for line in (_describe(outcome), f"model {used.path.resolve()} sha256 {used.sha256}"):
+        _console.out.print(line, markup=False, highlight=False, soft_wrap=True)  # copyable
 
 
 def _describe(outcome: ForecastOutcome) -> str:
@@ -117,5 +129,5 @@ def _describe(outcome: ForecastOutcome) -> str:
     return (
         f"wrote {summary.path}: {summary.steps} steps from {summary.reference_time}Z, "
         f"grid {ny} x {nx}, max {summary.max_value:.2f} {loaded.units or 'mm h-1'}, "
-        f"{summary.seconds:.1f} s (model {loaded.path.name}{blocks})"
+        f"{summary.seconds:.1f} s (model {loaded.name}{blocks})"
     )

@@ -10,17 +10,27 @@ import typer
 from nowcast.cli import _console
 from nowcast.cli._options import Overwrite
 from nowcast.cli._summary import summary_table
+from nowcast.errors import ConfigError
 from nowcast.io.ingest.pipeline import ingest
+from nowcast.io.plausible import DEFAULT_MAX_RATE, check_max_rate
 from nowcast.io.readers.registry import READERS, ReaderOptions
 
 EPILOG = """Examples:
 
-  nowcast ingest ../shared/data/radar/knmi --output knmi.nc
+  nowcast ingest sample_data/odim --output synthetic.nc      (the bundled ODIM_H5 sample)
 
-  nowcast ingest 'radar/*.h5' --format odim -o rmi.nc --overwrite
+  nowcast ingest 'radar/*.h5' --format odim -o radar.nc --overwrite      (your own files)
 
   nowcast ingest t10k-images-idx3-ubyte.gz --format mnist-idx --sequences 2000 -o mnist.nc
 """
+
+
+def _max_rate(value: float) -> float:
+    """``--max-rate`` checked as a usage error (exit 2): finite and > 0."""
+    try:
+        return check_max_rate(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @_console.handle_errors
@@ -60,6 +70,14 @@ def ingest_command(
     timestep: Annotated[
         int, typer.Option(help="Synthetic time step given to Moving MNIST frames, seconds.", min=1)
     ] = 300,
+    max_rate: Annotated[
+        float,
+        typer.Option(
+            help="Largest plausible rain rate, mm/h: larger or infinite values become no data "
+            "(counted); a frame made mostly of them is refused.",
+            callback=_max_rate,
+        ),
+    ] = DEFAULT_MAX_RATE,
 ) -> None:
     """Read radar composites or Moving MNIST into one canonical CF NetCDF dataset.
 
@@ -67,7 +85,13 @@ def ingest_command(
     The output holds rainfall_rate(time, y, x) in mm/h (intensity for MNIST).
     """
     options = ReaderOptions(
-        zr_a=zr_a, zr_b=zr_b, sequences=sequences, frames=frames, seed=seed, timestep_s=timestep
+        zr_a=zr_a,
+        zr_b=zr_b,
+        sequences=sequences,
+        frames=frames,
+        seed=seed,
+        timestep_s=timestep,
+        max_rate=max_rate,
     )
     with _console.progress() as bar:
         task = bar.add_task("reading", total=None)

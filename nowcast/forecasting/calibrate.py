@@ -128,11 +128,14 @@ def calibrate_files(
     Raises:
         OutputExistsError, InputError, CheckpointError, ConfigError: for an
             existing output, unusable data, model or device.
+        OutputError: when ``output`` is one of the data files or the model, or
+            cannot be written.
     """
-    check_output(output, overwrite)
+    checkpoint = resolve_model(model)
+    check_output(output, overwrite, [*data, checkpoint])
     sources = [load_observations([str(path)]) for path in data]
     torch_device = select_device(device)
-    loaded = load_model(resolve_model(model), torch_device)
+    loaded = load_model(checkpoint, torch_device)
     result = calibrate(
         loaded,
         sources,
@@ -141,16 +144,21 @@ def calibrate_files(
         scale_km=scale_km,
         on_start=on_start,
     )
-    write_calibrated(loaded.path, output, result, [str(path) for path in data])
+    write_calibrated(loaded.path, output, result, [str(path) for path in data], overwrite)
     return result
 
 
 def write_calibrated(
-    source: Path, target: Path, calibration: Calibration, data: Sequence[str]
+    source: Path,
+    target: Path,
+    calibration: Calibration,
+    data: Sequence[str],
+    overwrite: bool = True,
 ) -> Path:
     """Copy the checkpoint ``source`` to ``target`` with the weights in ``forecast.blend``.
 
     What the weights were fitted on (files and start times) is recorded with them.
+    ``overwrite`` False refuses a ``target`` that exists by the time it is written.
     """
     from nowcast.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -162,4 +170,4 @@ def write_calibrated(
         "starts": list(calibration.starts),
     }
     ckpt["forecast"] = settings
-    return save_checkpoint(target, ckpt)
+    return save_checkpoint(target, ckpt, overwrite=overwrite)

@@ -45,6 +45,21 @@ class LoadedModel:
         """``eulerian`` or ``lagrangian``: where the network forecasts (as loaded)."""
         return "lagrangian" if getattr(self.model, "lagrangian", False) else "eulerian"
 
+    @property
+    def name(self) -> str:
+        """Short name: the run folder of ``best.pt``/``last.pt``, else the file's stem.
+
+        Links are resolved first, so ``runs/latest/best.pt`` is named after the
+        run it points to, not ``latest``; the bundled model is ``default``.
+        """
+        real = self.path.resolve()
+        return real.parent.name if real.name in ("best.pt", "last.pt") else real.stem
+
+    @property
+    def label(self) -> str:
+        """The name and the start of the SHA-256, as figure titles show the model."""
+        return f"{self.name} (sha256 {self.sha256[:12]})"
+
 
 def resolve_model(spec: str | None, runs_dir: Path = Path("runs")) -> Path:
     """Turn ``--model`` (a checkpoint, a run directory, ``default`` or nothing) into a file.

@@ -109,7 +109,8 @@ def predict(
         device: Where to run.
         tile: Tile side in pixels (grids up to this size run in one piece).
         overlap: Pixels shared by neighbouring tiles, blended linearly.
-        on_tile: ``on_tile(done, total)`` after each tile (progress).
+        on_tile: ``on_tile(done, total)`` before the first tile (``done`` 0) and after
+            each tile (progress).
         velocity: ``(2, ny, nx)`` motion of the whole grid (pixels per step) for
             a model in the moving frame; each tile gets its crop, so every tile
             moves its rain as the whole grid's fit says.
@@ -119,6 +120,8 @@ def predict(
     """
     _, ny, nx = frames.shape
     plan = plan_tiles((ny, nx), tile, overlap)
+    if on_tile:
+        on_tile(0, plan.count)
     if plan.count == 1:
         out = _run_tile(model, frames, steps, patch, device, velocity)
         if on_tile:

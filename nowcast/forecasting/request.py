@@ -2,7 +2,8 @@
 
 :func:`forecast_request` loads the observations and the model, picks the
 device and the output name, checks the cadence, runs
-:func:`~nowcast.forecasting.run.run_forecast` and, if asked, plots the result.
+:func:`~nowcast.forecasting.run.run_forecast` and, if asked, plots and animates
+the result.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import numpy as np
 from nowcast.data.observations import Observations, load_observations
 from nowcast.forecasting.inputs import select_inputs
 from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
-from nowcast.forecasting.run import ForecastSummary, check_cadence, run_forecast
+from nowcast.forecasting.run import (
+    ForecastSummary,
+    ProgressCallback,
+    check_cadence,
+    run_forecast,
+    stage_callback,
+)
+from nowcast.io.ingest.sources import expand_sources
+from nowcast.io.writers.atomic import check_output
 from nowcast.models.device import select_device
 
 
@@ -36,6 +45,7 @@ class ForecastRequest:
         fmt: Raw input format (``auto`` = detect).
         pack: Store int16 with scale 0.01.
         plot: Also write a PNG of the last observation and the forecast.
+        animate: Also write a GIF of the observed input frames, then the forecast.
         strict: Fail, instead of warning, when the data cadence differs from the model's.
         tile: Tile side in pixels (bounds memory on large grids).
         scale_km: Working grid in km; ``None`` = the model's own, 0 = the data's grid.
@@ -53,6 +63,7 @@ class ForecastRequest:
     fmt: str = "auto"
     pack: bool = False
     plot: bool = False
+    animate: bool = False
     strict: bool = False
     tile: int = 768
     scale_km: float | None = None
@@ -63,33 +74,49 @@ class ForecastRequest:
 
 @dataclass
 class ForecastOutcome:
-    """What the command reports: the written file's summary, the model, the plot."""
+    """What the command reports: the written file's summary, the model, the figures."""
 
     summary: ForecastSummary
     model: LoadedModel
     plot: Path | None = None
+    animation: Path | None = None
 
 
 def forecast_request(
     request: ForecastRequest,
     *,
     on_warning: Callable[[str], Any] | None = None,
-    on_tile: Callable[[int, int], Any] | None = None,
+    on_progress: ProgressCallback | None = None,
+    model: LoadedModel | None = None,
 ) -> ForecastOutcome:
-    """Forecast as ``request`` asks and write the file (and the plot).
+    """Forecast as ``request`` asks and write the file (and the figures).
 
     Args:
         request: The options.
+        model: A model loaded already (the Python API's), moved to ``request.device``;
+            ``None`` loads ``request.model`` in ``request.frame``.
         on_warning: Called with a cadence warning (when not ``request.strict``).
-        on_tile: Called as ``on_tile(done, total)`` after each forecast tile.
+        on_progress: Called as ``on_progress(stage, done, total)`` as each stage
+            starts (``done`` 0; ``total`` 0 for a stage without countable steps)
+            and advances: reading, loading the model, the stages of
+            :func:`~nowcast.forecasting.run.run_forecast`, plotting and animating.
 
     Raises:
-        InputError, CheckpointError, ConfigError, OutputExistsError: for unusable
-            inputs, model, device or output.
+        InputError, CheckpointError, ConfigError, OutputExistsError, OutputError:
+            for unusable inputs, model, device or output (an output that is
+            one of the inputs included).
     """
+    inputs = expand_sources(request.inputs)
+    if request.output is not None:  # before any work; a default name needs the data first
+        check_output(request.output, request.overwrite, inputs)
+    report = on_progress or (lambda stage, done, total: None)
+    report("reading observations", 0, 0)
     obs = load_observations(request.inputs, request.fmt.lower())
+    report("loading the model", 0, 0)
     device = select_device(request.device)
-    loaded = load_model(resolve_model(request.model), device, request.frame)
+    if model is not None:
+        model.model.to(device)
+    loaded = model or load_model(resolve_model(request.model), device, request.frame)
     warning = check_cadence(obs, loaded, request.strict)
     if warning and on_warning:
         on_warning(warning)
@@ -105,14 +132,22 @@ def forecast_request(
         history=request.history,
         tile=request.tile,
         scale_km=request.scale_km,
-        on_tile=on_tile,
+        on_progress=on_progress,
+        inputs=inputs,
     )
-    png = None
+    outcome = ForecastOutcome(summary, loaded)
     if request.plot:
         from nowcast.forecasting.plot import plot_forecast
 
-        png = plot_forecast(summary.path, obs)
-    return ForecastOutcome(summary, loaded, png)
+        report("plotting", 0, 0)
+        outcome.plot = plot_forecast(summary.path, obs, loaded.label)
+    if request.animate:
+        from nowcast.forecasting.animate import animate_forecast
+
+        outcome.animation = animate_forecast(
+            summary.path, obs, loaded.label, loaded.in_len, stage_callback(report, "animating")
+        )
+    return outcome
 
 
 def _default_output(obs: Observations, loaded: LoadedModel, at: np.datetime64 | None) -> Path:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,27 @@ from nowcast.errors import InputError
 from nowcast.forecasting.blend import Components, combine
 from nowcast.forecasting.detail import moved_detail
 from nowcast.forecasting.inputs import select_inputs
+from nowcast.forecasting.memory import available_bytes, check_forecast_size
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
 from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
+from nowcast.io.plausible import DEFAULT_MAX_RATE, value_limit
 from nowcast.io.writers import ForecastWriter
 from nowcast.motion import displacements, estimate_motion, from_lagrangian
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
 TILE_OVERLAP = 64
+#: The slow stages of a forecast, as ``on_progress`` names them.
+MOTION, NETWORK, WRITING = "fitting motion", "running the network", "writing"
+ProgressCallback = Callable[[str, int, int], Any]
+"""``on_progress(stage, done, total)``: ``done`` of ``total`` units of ``stage`` are finished."""
+
+
+def stage_callback(
+    on_progress: ProgressCallback | None, stage: str
+) -> Callable[[int, int], Any] | None:
+    """``on_progress`` for one stage, as the ``(done, total)`` callbacks of its steps take it."""
+    return None if on_progress is None else functools.partial(on_progress, stage)
 
 
 @dataclass
@@ -68,7 +82,7 @@ def forecast_components(
     *,
     device: torch.device,
     tile: int = 768,
-    on_tile: Callable[[int, int], Any] | None = None,
+    on_progress: ProgressCallback | None = None,
     factor: int = 1,
 ) -> Components:
     """The parts of a forecast from observed frames ``raw`` ``(in_len, ny, nx)`` (physical units).
@@ -78,13 +92,17 @@ def forecast_components(
     onto the input's grid (:mod:`nowcast.forecasting.scale`); a model in the
     moving frame then also gets the advected sub-block detail
     (:mod:`nowcast.forecasting.detail`). One motion fit serves the network,
-    the advected last frame and the detail.
+    the advected last frame and the detail. ``on_progress`` hears of each
+    step of the motion fit (:data:`MOTION`) and each tile (:data:`NETWORK`).
     """
     work = block_mean(raw, factor)
     x = np.nan_to_num(np.asarray(loaded.transform.forward(work), dtype=np.float32), nan=0.0)
     velocity = None
     if loaded.frame == "lagrangian":
-        velocity = estimate_motion(torch.from_numpy(x[None]).to(device))[0]
+        velocity = estimate_motion(
+            torch.from_numpy(x[None]).to(device),
+            on_iteration=stage_callback(on_progress, MOTION),
+        )[0]
     y = predict(
         loaded.model,
         x,
@@ -93,7 +111,7 @@ def forecast_components(
         device=device,
         tile=tile,
         overlap=min(TILE_OVERLAP, tile // 4),
-        on_tile=on_tile,
+        on_tile=stage_callback(on_progress, NETWORK),
         velocity=velocity,
     )
     last = torch.from_numpy(x[-1:]).expand(steps, -1, -1)
@@ -118,24 +136,42 @@ def model_forecast(
     *,
     device: torch.device,
     tile: int = 768,
-    on_tile: Callable[[int, int], Any] | None = None,
+    on_progress: ProgressCallback | None = None,
     factor: int = 1,
+    max_rate: float = DEFAULT_MAX_RATE,
 ) -> np.ndarray:
     """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
 
     The parts of :func:`forecast_components` are combined with the model's
     calibrated blend weights when its checkpoint has them, else as network
-    plus damped detail (:mod:`nowcast.forecasting.blend`). The output is
-    >= 0 and NaN wherever the last input frame has no coverage.
+    plus damped detail (:mod:`nowcast.forecasting.blend`), then bounded by
+    :func:`plausible_forecast` (``max_rate`` in mm h-1, the data's largest
+    plausible rate).
 
     Returns:
         ``(steps, ny, nx)`` float32 in the variable's units.
     """
     parts = forecast_components(
-        loaded, raw, steps, device=device, tile=tile, on_tile=on_tile, factor=factor
+        loaded, raw, steps, device=device, tile=tile, on_progress=on_progress, factor=factor
     )
-    fields = combine(parts, loaded.blend)
-    fields[:, np.isnan(raw[-1])] = np.nan
+    limit = value_limit(loaded.variable, max_rate)
+    return plausible_forecast(combine(parts, loaded.blend), raw[-1], limit)
+
+
+def plausible_forecast(fields: np.ndarray, last: np.ndarray, limit: float) -> np.ndarray:
+    """``fields`` ``(steps, ny, nx)`` made physically plausible, in place.
+
+    Where the last observed frame ``last`` has coverage (a finite value) the
+    forecast is finite and in ``[0, limit]``: a non-finite value (a broken
+    network) is replaced by that last observation (persistence), and values
+    beyond ``limit`` are clipped to it. Elsewhere the forecast is NaN.
+    """
+    covered = np.isfinite(last)
+    broken = ~np.isfinite(fields) & covered
+    if broken.any():
+        fields[broken] = np.broadcast_to(last, fields.shape)[broken]
+    np.clip(fields, 0.0, limit, out=fields)
+    fields[:, ~covered] = np.nan
     return fields
 
 
@@ -147,7 +183,7 @@ def forecast_fields(
     at: np.datetime64 | None = None,
     device: torch.device,
     tile: int = 768,
-    on_tile: Callable[[int, int], Any] | None = None,
+    on_progress: ProgressCallback | None = None,
     factor: int = 1,
 ) -> tuple[np.datetime64, np.ndarray]:
     """Forecast ``steps`` frames after the last frame at or before ``at``.
@@ -157,7 +193,14 @@ def forecast_fields(
     """
     index = select_inputs(obs, loaded.in_len, obs.timestep_s, at)
     fields = model_forecast(
-        loaded, obs.read(index), steps, device=device, tile=tile, on_tile=on_tile, factor=factor
+        loaded,
+        obs.read(index),
+        steps,
+        device=device,
+        tile=tile,
+        on_progress=on_progress,
+        factor=factor,
+        max_rate=obs.max_rate,
     )
     return obs.times[index[-1]], fields
 
@@ -173,8 +216,12 @@ def write_forecast(
     pack: bool = False,
     history: str = "",
     factor: int = 1,
+    on_progress: ProgressCallback | None = None,
 ) -> None:
-    """Write ``fields`` as the CF forecast file of docs/forecast.md section 4 (atomically)."""
+    """Write ``fields`` as the CF forecast file of docs/forecast.md section 4 (atomically).
+
+    ``on_progress`` hears of each lead time written (:data:`WRITING`).
+    """
     steps = fields.shape[0]
     step = np.timedelta64(obs.timestep_s, "s")
     valid = reference_time + step * np.arange(1, steps + 1)
@@ -203,6 +250,8 @@ def write_forecast(
     ) as writer:
         for i in range(steps):
             writer.write_step(i, fields[i])
+            if on_progress:
+                on_progress(WRITING, i + 1, steps)
 
 
 def run_forecast(
@@ -217,22 +266,27 @@ def run_forecast(
     pack: bool = False,
     history: str = "",
     tile: int = 768,
-    on_tile: Callable[[int, int], Any] | None = None,
+    on_progress: ProgressCallback | None = None,
     scale_km: float | None = None,
+    inputs: Sequence[Path] = (),
 ) -> ForecastSummary:
     """Forecast and write; return what the command reports.
 
     ``scale_km`` is the working grid (:mod:`nowcast.forecasting.scale`); ``None``
-    takes the model's own, 0 the data's grid.
+    takes the model's own, 0 the data's grid. ``on_progress`` hears of the
+    motion fit, each tile and each lead time written. ``inputs`` are the files
+    the observations were read from: ``output`` is checked before any work,
+    and may not be one of them.
     """
     check_variable(obs, loaded)
+    check_forecast_size(obs.grid.shape, steps, available_bytes())
     from nowcast.io.writers.atomic import check_output
 
-    check_output(output, overwrite)
+    check_output(output, overwrite, inputs)
     factor = working_factor(obs.grid, scale_km, loaded.scale_km)
     start = time.perf_counter()
     reference, fields = forecast_fields(
-        obs, loaded, steps, at=at, device=device, tile=tile, on_tile=on_tile, factor=factor
+        obs, loaded, steps, at=at, device=device, tile=tile, on_progress=on_progress, factor=factor
     )
     write_forecast(
         obs,
@@ -244,6 +298,7 @@ def run_forecast(
         pack=pack,
         history=history,
         factor=factor,
+        on_progress=on_progress,
     )
     peak = float(np.nanmax(fields)) if np.isfinite(fields).any() else float("nan")
     seconds = time.perf_counter() - start

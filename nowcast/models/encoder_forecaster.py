@@ -16,7 +16,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from nowcast.config import ModelConfig, check_frame
+from nowcast.config import ModelConfig
 from nowcast.data.patches import patchify, unpatchify
 from nowcast.errors import ConfigError
 from nowcast.models import register_model
@@ -37,14 +37,8 @@ def _check_config(cfg: ModelConfig) -> None:
             f"non-zero length (got {len(cfg.hidden_channels)}, {len(cfg.input_kernels)}, "
             f"{len(cfg.state_kernels)})"
         )
-    if cfg.patch_size < 1 or cfg.in_channels < 1:
-        raise ConfigError(
-            f"model.patch_size and model.in_channels must be >= 1 "
-            f"(got {cfg.patch_size} and {cfg.in_channels})"
-        )
     if cfg.residual and cfg.feed_prediction:
         raise ConfigError("model.residual and model.feed_prediction cannot be combined")
-    check_frame(cfg.frame)
 
 
 @register_model("encoder_forecaster")

@@ -99,6 +99,11 @@ def write_outputs(
             obs, evaluation.methods, evaluation.example_start, len(evaluation.lead_times_s)
         )
         paths["example"] = plot_example(
-            observed, forecasts, evaluation.lead_times_s, output_dir / "example.png", units=units
+            observed,
+            forecasts,
+            evaluation.lead_times_s,
+            output_dir / "example.png",
+            units=units,
+            start=obs.times[evaluation.example_start],
         )
     return paths

@@ -21,11 +21,10 @@ from nowcast.forecasting.model_choice import sha256_of
 from nowcast.models import encoder_forecaster
 from nowcast.motion import estimate_motion
 from nowcast.synthetic.odim_write import write_odim
+from nowcast.synthetic.sample import SAMPLE_FILE
 from tests.forecasting.conftest import rain_stack
 from tests.helpers import T0, write_canonical
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "sample_data" / "synthetic.nc"
 runner = CliRunner()
 
 
@@ -34,12 +33,17 @@ def _forecast(*args: str | Path | int) -> Result:
 
 
 def _error_line(result: Result) -> str:
-    """The single ``error:`` line of a failed command (and no traceback)."""
+    """The single ``error:`` line of a failed command, its last (and no traceback).
+
+    Progress lines may come before it: stderr is not a terminal here, so the
+    stages the command got to are printed one line each.
+    """
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:], result.stderr
     assert "Traceback" not in result.output and result.stdout == ""
-    return lines[0]
+    return errors[0]
 
 
 def _files(folder: Path) -> set[str]:
@@ -149,7 +153,7 @@ def test_raw_odim_files_and_the_default_output_name(
 
 def test_small_tiles_on_the_sample_grid(tmp_path: Path, ckpt_dir: Path) -> None:
     out = tmp_path / "fc.nc"
-    result = _forecast(SAMPLE, "-n", 2, "-m", ckpt_dir / "rain.pt", "--tile", 64, "-o", out)
+    result = _forecast(SAMPLE_FILE, "-n", 2, "-m", ckpt_dir / "rain.pt", "--tile", 64, "-o", out)
     assert result.exit_code == 0, result.output
     with xr.open_dataset(out) as fc:
         assert fc["rainfall_rate"].shape == (2, 96, 96)

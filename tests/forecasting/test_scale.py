@@ -136,6 +136,7 @@ def test_a_working_grid_coarser_than_the_data_fails_with_one_line_and_no_file(
     args = ["forecast", str(obs_file), "-m", str(ckpt_dir / "rain.pt"), "-o", str(out)]
     result = CliRunner().invoke(app, [*args, "--scale-km", "100"])
     assert result.exit_code == 1
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "100 km is coarser than the whole grid" in lines[0], lines
+    lines = [line for line in result.stderr.splitlines() if line.strip()]  # progress, then error
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:] and "100 km is coarser than the whole grid" in errors[0], lines
     assert not out.exists()

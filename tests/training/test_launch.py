@@ -9,7 +9,13 @@ import pytest
 from nowcast.config_resolve import resolve_config
 from nowcast.errors import InputError
 from nowcast.training.checkpoint import config_from_checkpoint, load_checkpoint
-from nowcast.training.launch import SAMPLE, TrainOptions, options_config, plan_training
+from nowcast.training.launch import (
+    SYNTHETIC_FILE,
+    TrainOptions,
+    describe_plan,
+    options_config,
+    plan_training,
+)
 from tests.forecasting.conftest import write_checkpoint
 
 
@@ -43,10 +49,34 @@ def test_a_new_run_takes_preset_file_and_settings_and_unset_options_change_nothi
     assert options_config(options) == resolve_config("tiny", path, {"train": {"max_steps": 2}})
 
 
-def test_defaults_sample_data_and_a_timestamped_run_folder() -> None:
-    plan = plan_training(TrainOptions(preset="tiny"))
-    assert plan.data_path == SAMPLE and plan.reports
+def test_no_data_plans_synthetic_rain_in_a_timestamped_run_folder_and_says_so() -> None:
+    plan = plan_training(TrainOptions())
+    assert plan.synthetic and plan.reports
     assert plan.run_dir.parent == Path("runs") and plan.run_dir.name.endswith("Z")
+    assert plan.data_path == plan.run_dir / SYNTHETIC_FILE
+    assert plan.config == resolve_config("quickstart", None, {})  # the recipe without one given
+    line = describe_plan(plan)
+    assert line.startswith(
+        f"no DATA given: writing 32 synthetic rain sequences to {plan.data_path}"
+    )
+    assert "moving-frame residual ConvLSTM of 32/32 channels" in line and "for 3 min" in line
+
+    tiny = plan_training(TrainOptions(preset="tiny", updates={"train": {"max_steps": 5}}))
+    assert tiny.synthetic and tiny.config == resolve_config(
+        "tiny", None, {"train": {"max_steps": 5}}
+    )
+    assert "for at most 5 steps (--max-steps)" in describe_plan(tiny)
+    both = plan_training(TrainOptions(updates={"train": {"max_steps": 9}}))
+    assert "for 9 steps or 3 min, whichever comes first" in describe_plan(both)
+
+
+def test_given_data_keeps_the_built_in_defaults(tmp_path: Path) -> None:
+    plan = plan_training(TrainOptions(data=tmp_path / "rain.nc", run_dir=tmp_path / "r"))
+    assert not plan.synthetic and plan.config == resolve_config(None, None, {})
+    assert describe_plan(plan) == (
+        f"training a ConvLSTM of 32/32 channels on {tmp_path / 'rain.nc'} "
+        f"for at most 20 epochs (--max-epochs), into {tmp_path / 'r'}"
+    )
 
 
 def test_resume_keeps_the_checkpoints_config_its_data_and_its_folder(run: Path) -> None:
@@ -74,6 +104,9 @@ def test_under_torchrun_a_run_folder_is_required_and_only_rank_0_reports(
     monkeypatch.setenv("RANK", "1")
     with pytest.raises(InputError, match="--run-dir"):
         plan_training(TrainOptions(preset="tiny"))
-    assert not plan_training(TrainOptions(preset="tiny", run_dir=tmp_path / "r")).reports
+    with pytest.raises(InputError, match="give DATA.nc"):  # they cannot share one written now
+        plan_training(TrainOptions(preset="tiny", run_dir=tmp_path / "r"))
+    data = tmp_path / "rain.nc"
+    assert not plan_training(TrainOptions(data=data, preset="tiny", run_dir=tmp_path / "r")).reports
     monkeypatch.setenv("RANK", "0")
-    assert plan_training(TrainOptions(preset="tiny", run_dir=tmp_path / "r")).reports
+    assert plan_training(TrainOptions(data=data, preset="tiny", run_dir=tmp_path / "r")).reports

@@ -11,7 +11,14 @@ import pytest
 from nowcast.errors import InputError
 from nowcast.verification.categorical import ContingencyTable
 from nowcast.verification.continuous import ContinuousScores
-from nowcast.verification.plots import plot_example, plot_score_vs_lead, rain_colour_map
+from nowcast.verification.plots import (
+    example_figure,
+    plot_example,
+    plot_score_vs_lead,
+    rain_colour_map,
+    score_figure,
+    score_label,
+)
 from nowcast.verification.report import categorical_rows, continuous_rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -79,3 +86,59 @@ def test_rain_colours_and_no_pyplot() -> None:
     # the figures never go through pyplot: none is left registered there
     pyplot = sys.modules.get("matplotlib.pyplot")
     assert pyplot is None or pyplot.get_fignums() == []
+
+
+def test_score_labels_carry_the_units_of_the_fields() -> None:
+    assert score_label("csi", "mm h-1", True) == "CSI (critical success index)"
+    assert score_label("fss_10km", "mm h-1", True) == "FSS at 10 km"
+    assert score_label("bias", "mm h-1", True) == "frequency bias"
+    assert score_label("bias", "mm h-1", False) == "mean error (mm h-1)"
+    assert score_label("mse", "mm h-1", False) == "MSE ((mm h-1)²)"
+    assert score_label("mae", "mm h-1", False) == "MAE (mm h-1)"
+    assert score_label("frame_mse", "1", False) == "FRAME MSE"
+
+
+def test_score_figure_has_one_legend_labelled_axes_and_whole_minutes() -> None:
+    cat, cont = _rows()
+    leads = [150 * k for k in range(1, 13)]  # 2.5-minute cadence: ticks would be 7.5, 12.5
+    rows = [{**r, "lead_time_s": leads[LEADS_S.index(r["lead_time_s"])]} for r in cat]
+    fig = score_figure(rows, "csi")
+    fig.canvas.draw()
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["persistence", "convlstm"]
+    assert fig.axes[0].get_ylabel() == "CSI (critical success index)"
+    assert [ax.get_title() for ax in fig.axes] == [
+        f"threshold {t} mm h-1" for t in ("0.5", "2", "10")
+    ]
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert score_figure(cont, "mse").axes[0].get_ylabel() == "MSE ((mm h-1)²)"
+
+
+def test_example_figure_names_its_start_time_and_labels_every_rain_class() -> None:
+    obs = _rain_sequence(0)
+    start = np.datetime64("2024-06-01T13:15")
+    fig = example_figure(obs, {"persistence": obs[::-1]}, LEADS_S, start=start)
+    fig.canvas.draw()
+    assert fig.get_suptitle() == (
+        "Example forecasts from 2024-06-01 13:15 UTC, the wettest start time scored"
+    )
+    bar = next(ax for ax in fig.axes if ax.get_ylabel() == "rain rate (mm h-1)")
+    assert [t.get_text() for t in bar.get_yticklabels()] == [
+        "0.1",
+        "0.2",
+        "0.5",
+        "1",
+        "2",
+        "5",
+        "10",
+        "20",
+        "30",
+        "50",
+        "100",
+    ]
+    assert {t.get_text() for t in fig.legends[0].get_texts()} == {
+        "no radar coverage",
+        "dry (< 0.1 mm h-1)",
+    }
