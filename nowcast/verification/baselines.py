@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from types import ModuleType
 
 import numpy as np
@@ -145,7 +146,11 @@ def extrapolation_forecast(frames: np.ndarray, steps: int) -> np.ndarray:
         return np.full((n_steps, *last.shape), np.nan, dtype=dtype)
     usable = _motion_frames(data)
     if usable.shape[0] >= 2:
-        velocity = motion.get_method("LK")(rain_to_dbr(usable), verbose=False)
+        with warnings.catch_warnings():
+            # pySTEPS warns on a singular matrix in its outlier detection and carries on; a
+            # scoring run over many start times would print it again and again.
+            warnings.filterwarnings("ignore", message=".*during outlier detection")
+            velocity = motion.get_method("LK")(rain_to_dbr(usable), verbose=False)
     else:
         velocity = np.zeros((2, *last.shape))
     advect = extrapolation.get_method("semilagrangian")
