@@ -1,7 +1,8 @@
 """Consoles, progress bars and the error policy shared by every command.
 
-Results go to stdout, progress and messages to stderr; on a pipe or a file
-both write whole lines and progress as lines (:mod:`nowcast.cli._plain`).
+Results go to stdout, progress bars and messages to stderr; on a pipe or a file
+both write whole lines, and progress becomes lines on stdout
+(:mod:`nowcast.cli._plain`), so that stderr holds only messages and errors.
 Expected failures (:class:`~nowcast.errors.NowcastError`) become one line on
 stderr and exit code 1; ``--debug`` (or ``NOWCAST_DEBUG=1``) shows the
 traceback instead.
@@ -101,10 +102,12 @@ def progress(*extra: ProgressColumn, transient: bool = False) -> Progress:
     """A rich progress bar on stderr with count, elapsed and remaining time (+ ``extra``).
 
     When stderr is not a terminal, a :class:`~nowcast.cli._plain.LineProgress`
-    instead: the same calls print plain lines, never a bar.
+    instead: the same calls print plain lines, never a bar, on stdout, so that a
+    command run from cron or a script logs what it did on stdout while its stderr
+    holds only what went wrong (an error is then one line, whatever ran before it).
     """
     if not err.is_terminal:
-        return LineProgress(err)
+        return LineProgress(out)
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

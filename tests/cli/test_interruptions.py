@@ -162,5 +162,5 @@ def test_sigterm_saves_training_and_a_second_run_is_refused(tmp_path: Path) -> N
         app, ["train", "--resume", str(run), "--max-steps", str(step + 1)], env=ENV
     )
     assert resumed.exit_code == 0, resumed.output
-    assert resumed.stderr.count(f"resumed from step {step} ") == 1
+    assert resumed.stdout.count(f"resumed from step {step} ") == 1  # a log line: stdout
     assert load_checkpoint(run / "last.pt")["step"] == step + 1

@@ -33,17 +33,16 @@ def _forecast(*args: str | Path | int) -> Result:
 
 
 def _error_line(result: Result) -> str:
-    """The single ``error:`` line of a failed command, its last (and no traceback).
+    """The single ``error:`` line of a failed command: all of its stderr (and no traceback).
 
-    Progress lines may come before it: stderr is not a terminal here, so the
-    stages the command got to are printed one line each.
+    The stages the command got to are logged one line each on stdout (it is not a
+    terminal here), never on stderr, and no result line is among them.
     """
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert errors == lines[-1:], result.stderr
-    assert "Traceback" not in result.output and result.stdout == ""
-    return errors[0]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output and "wrote " not in result.stdout
+    return lines[0]
 
 
 def _files(folder: Path) -> set[str]:
