@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -9,6 +12,7 @@ from nowcast.config import ModelConfig
 from nowcast.errors import ConfigError
 from nowcast.models import build_model
 from nowcast.motion import displacements, estimate_motion, from_lagrangian, to_lagrangian, warp
+from nowcast.motion.estimate import _Adam
 
 H = W = 64
 U, V = 2.5, -1.5  # pixels per step along columns and rows
@@ -126,3 +130,30 @@ def test_model_frame_and_residual_are_checked() -> None:
         build_model(ModelConfig(frame="moving"))
     with pytest.raises(ConfigError, match="cannot be combined"):
         build_model(ModelConfig(residual=True, feed_prediction=True))
+
+
+def test_the_fit_s_adam_is_torch_s_adam_bit_for_bit() -> None:
+    # The motion fit carries its own Adam (torch.optim's first use imports torch._dynamo,
+    # seconds per forecast); it must give torch's values exactly.
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(2, 2, 7, 9, generator=generator).requires_grad_(True)
+    own = reference.detach().clone()
+    optimizer, mine = torch.optim.Adam([reference], lr=0.05), _Adam(own, 0.05)
+    for i in range(200):
+        gradient = torch.randn(own.shape, generator=generator) * (i % 7 + 0.1)
+        reference.grad = gradient.clone()
+        optimizer.step()
+        mine.step(gradient)
+    assert torch.equal(reference.detach(), own)
+
+
+def test_a_forecast_process_does_not_import_dynamo() -> None:
+    code = (
+        "import sys, torch\n"
+        "from nowcast.motion import estimate_motion\n"
+        "frames = torch.zeros(1, 3, 16, 16); frames[:, :, 4:8, 4:8] = 1.0\n"
+        "estimate_motion(frames, iterations=2)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
