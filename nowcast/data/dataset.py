@@ -101,13 +101,17 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         self.seed = seed
         self.epoch = 0
         self.transform = make_transform(cfg)
-        self.shape = self._grid_shape()
+        self.shape, self.limit = self._layout()
         self._check_crop()
         self._nc: netCDF4.Dataset | None = None
         self._pid: int | None = None
 
-    def _grid_shape(self) -> tuple[int, int]:
-        """``(ny, nx)`` of the variable, read once and closed (nothing held open)."""
+    def _layout(self) -> tuple[tuple[int, int], float]:
+        """``(ny, nx)`` of the variable and its largest plausible value, read once.
+
+        The file is closed again (nothing held open); a worker that reopens it
+        checks it is the same file, so the limit read here stays its limit.
+        """
         try:
             nc, self.identity = open_snapshot(self.path, self.identity)
             with nc:
@@ -122,7 +126,8 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
                         f"{self.path}: {self.cfg.variable} has dimensions {var.dimensions}, "
                         "expected (time, y, x)"
                     )
-                return int(var.shape[1]), int(var.shape[2])
+                limit = value_limit(self.cfg.variable, file_max_rate(nc, self.path))
+                return (int(var.shape[1]), int(var.shape[2])), limit
         except OSError as exc:
             raise CanonicalDataError(f"{self.path}: cannot open as NetCDF ({exc})") from exc
 
@@ -190,7 +195,7 @@ class CanonicalWindows(Dataset[dict[str, Tensor]]):
         nc = self._file()
         data = nc[self.cfg.variable][times, rows, cols]
         values = np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
-        return sanitise(values, value_limit(self.cfg.variable, file_max_rate(nc, self.path)))
+        return sanitise(values, self.limit)
 
     def _crop_origin(self, start: int, rng: np.random.Generator) -> tuple[int, int]:
         """Top-left corner of a random crop covered enough in frame ``start``.
