@@ -158,8 +158,6 @@ def parse_utc(text: str, what: str = "time") -> np.datetime64:
     Raises:
         InputError: naming ``what`` when the text is not such a time.
     """
-    from nowcast.errors import InputError
-
     try:
         return np.datetime64(text.strip().rstrip("Z"), "s")
     except ValueError:
