@@ -74,3 +74,17 @@ AMOUNT_STANDARD_NAMES = (
 REFLECTIVITY_STANDARD_NAMES = ("equivalent_reflectivity_factor",)
 #: Variable names accepted when no standard_name matches (pysteps' exporter).
 FALLBACK_RATE_NAMES = ("precip_intensity", "rainfall_rate")
+
+# Ensemble forecasts (IMPROVER conventions, docs/forecast.md "Ensemble forecasts").
+REALIZATION = "realization"
+REALIZATION_ATTRS = {"standard_name": REALIZATION, "units": "1"}
+THRESHOLD = "threshold"
+#: How a probability relates to its threshold: P(value >= threshold).
+RELATIVE_TO_THRESHOLD = "greater_than_or_equal_to"
+#: Suffix of the deterministic companion of an ensemble's member variable.
+DETERMINISTIC_SUFFIX = "_deterministic"
+
+
+def probability_name(variable: str) -> str:
+    """Name of the exceedance-probability variable of ``variable`` (IMPROVER style)."""
+    return f"probability_of_{variable}_above_threshold"

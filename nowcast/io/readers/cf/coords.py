@@ -11,7 +11,7 @@ window.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,16 @@ def _is_length(units: str) -> bool:
     return True
 
 
-def layout(ds: netCDF4.Dataset, var: netCDF4.Variable[Any]) -> Layout:
-    """Find the x, y and time dimensions of ``var``; reject lat/lon grids clearly."""
+def layout(ds: netCDF4.Dataset, var: netCDF4.Variable[Any], skip: Collection[str] = ()) -> Layout:
+    """Find the x, y and time dimensions of ``var``; reject lat/lon grids clearly.
+
+    Dimensions in ``skip`` are the caller's own (an ensemble's realization) and
+    play no part here.
+    """
     roles: dict[str, list[str]] = {}
     for dim in var.dimensions:
-        roles.setdefault(_role(_coord(ds, dim)), []).append(dim)
+        if dim not in skip:
+            roles.setdefault(_role(_coord(ds, dim)), []).append(dim)
     if "x" not in roles or "y" not in roles:
         if "latlon" in roles or _names_latlon(ds, var):
             raise ValueError(
