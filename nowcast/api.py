@@ -114,6 +114,9 @@ def forecast(
     scale_km: float | None = None,
     frame: str | None = None,
     tile: int = 768,
+    members: int = 0,
+    probabilities: Sequence[float] = (),
+    seed: int = 0,
 ) -> xr.Dataset:
     """Forecast the next ``steps`` frames, as ``nowcast forecast`` does.
 
@@ -128,13 +131,23 @@ def forecast(
         scale_km: Working grid in km; ``None`` = the model's own, 0 = the data's grid.
         frame: ``eulerian`` or ``lagrangian``; ``None`` = the model's own.
         tile: Tile side in pixels (bounds memory on large grids).
+        members: Equally likely ensemble members beside the deterministic
+            forecast (``--members``): 0 for none, else at least 2.
+        probabilities: Thresholds (the variable's units, each > 0) whose
+            exceedance probability, from the members, is added
+            (``--probabilities``); needs ``members``.
+        seed: Seed of the members' noise (``--seed``): the same seed, the same members.
 
     Returns:
-        The forecast in the layout of the forecast file, in memory. A cadence
-        that differs from the model's is a ``UserWarning``.
+        The forecast in the layout of the forecast file, in memory: with
+        ``members``, the ensemble layout (``rainfall_rate(realization, time, y, x)``,
+        ``rainfall_rate_deterministic(time, y, x)`` and, with ``probabilities``,
+        ``probability_of_rainfall_rate_above_threshold(threshold, time, y, x)``).
+        A cadence that differs from the model's is a ``UserWarning``.
 
     Raises:
-        InputError, CheckpointError, ConfigError: as the command.
+        InputError, CheckpointError, ConfigError: as the command (a ``ConfigError``
+            too for 1 or fewer than 0 members, or probabilities without members).
     """
     from nowcast.forecasting.model_choice import LoadedModel
     from nowcast.forecasting.request import ForecastRequest, forecast_request
@@ -155,6 +168,9 @@ def forecast(
             scale_km=scale_km,
             frame=frame,
             history=_HISTORY.format("forecast"),
+            members=members,
+            probabilities=tuple(float(t) for t in probabilities),
+            seed=seed,
         )
         outcome = forecast_request(request, on_warning=_warn, model=loaded)
         return _loaded(outcome.summary.path)
@@ -174,6 +190,7 @@ def evaluate(
     device: str = "auto",
     scale_km: float | None = None,
     frame: str | None = None,
+    members: int = 0,
 ) -> xr.Dataset:
     """Score models and baselines over many start times, as ``nowcast evaluate`` does.
 
@@ -192,6 +209,10 @@ def evaluate(
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         scale_km: Working grid of the models in km; ``None`` = each model's own.
         frame: ``eulerian`` or ``lagrangian``; ``None`` = each model's own.
+        members: Ensemble members per forecast (``--members``): 0 for
+            deterministic scores only, else at least 2; each model (and the
+            ``steps`` baseline, when in ``baselines``) then forecasts that many
+            members once per start time for the probabilistic scores.
 
     Returns:
         Scores pooled over start times and pixels, dimensions ``model`` (the
@@ -199,11 +220,13 @@ def evaluate(
         contingency counts, ``csi``, ``pod``, ``far``, ``frequency_bias``,
         ``ets``, ``hss`` and ``fss_<scale>km`` per threshold; ``mse``,
         ``rmse``, ``mae``, ``bias`` (mean error) and ``corr`` per lead time
-        (docs/evaluation.md). Attributes: the start-time count and the notes
-        the command prints.
+        (docs/evaluation.md); ``crps`` and ``spread_skill`` per lead time,
+        NaN without ``members`` and for a method that forecasts none.
+        Attributes: the start-time count and the notes the command prints.
 
     Raises:
-        InputError, CheckpointError, ConfigError: as the command.
+        InputError, CheckpointError, ConfigError: as the command (a
+            ``ConfigError`` too for ``members`` of 1 or below 0).
     """
     from nowcast.verification.evaluate import EvaluateRequest, run_evaluation
 
@@ -222,6 +245,7 @@ def evaluate(
             device=device,
             scale_km=scale_km,
             frame=frame,
+            members=members,
         )
         return scores_dataset(run_evaluation(request))
 

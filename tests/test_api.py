@@ -16,9 +16,12 @@ from typer.testing import CliRunner
 import nowcast
 from nowcast.cli import app
 from nowcast.errors import ConfigError, InputError
+from tests.forecasting.conftest import rain_stack, write_checkpoint
+from tests.helpers import write_canonical
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
+PROBABILITY = "probability_of_rainfall_rate_above_threshold"
 
 
 def _cli(*args: str) -> None:
@@ -87,6 +90,67 @@ def test_evaluate_gives_the_scores_the_command_writes(here: Path) -> None:
         cell = scores.sel(model=row["method"], lead_time=np.timedelta64(row["lead_time_s"], "s"))
         assert float(cell["mse"]) == pytest.approx(row["mse"])
     assert float(scores["mse"].sel(model="default", lead_time="30min")) > 0
+
+
+def _small_case(folder: Path) -> tuple[Path, Path]:
+    """Twelve random rain frames on a 24 x 28 grid and an untrained checkpoint."""
+    return write_canonical(folder / "obs.nc", rain_stack(12)[0]), write_checkpoint(folder / "m.pt")
+
+
+def test_a_forecast_with_members_is_the_commands_ensemble(here: Path) -> None:
+    obs, model = _small_case(here)
+    args = ["--members", "3", "--probabilities", "0.1,1", "--seed", "2", "--device", "cpu"]
+    _cli("forecast", str(obs), "-m", str(model), "-n", "2", *args, "-o", "cli.nc")
+
+    ens = nowcast.forecast(
+        obs, steps=2, model=model, device="cpu", members=3, probabilities=[1, 0.1], seed=2
+    )
+    other = nowcast.forecast(obs, steps=2, model=model, device="cpu", members=3, seed=3)
+    single = nowcast.forecast(obs, steps=2, model=model, device="cpu")
+
+    assert ens["rainfall_rate"].sizes == {"realization": 3, "time": 2, "y": 24, "x": 28}
+    assert ens[PROBABILITY].sizes == {"threshold": 2, "time": 2, "y": 24, "x": 28}
+    np.testing.assert_array_equal(ens["threshold"].values, np.float32([0.1, 1.0]))
+    assert int(ens.attrs["nowcast_ensemble_members"]) == 3
+    with xr.open_dataset("cli.nc", decode_coords="all") as cli:
+        assert set(ens.variables) == set(cli.variables)
+        for name in ("rainfall_rate", "rainfall_rate_deterministic", PROBABILITY):
+            np.testing.assert_array_equal(ens[name].values, cli[name].values, err_msg=name)
+    np.testing.assert_array_equal(
+        ens["rainfall_rate_deterministic"].values, single["rainfall_rate"].values
+    )
+    assert "realization" not in single.dims and PROBABILITY not in single
+    assert PROBABILITY not in other
+    assert not np.array_equal(other["rainfall_rate"].values, ens["rainfall_rate"].values)
+    with pytest.raises(ConfigError, match="members must be 0 .* got 1"):
+        nowcast.forecast(obs, steps=2, model=model, device="cpu", members=1)
+    with pytest.raises(ConfigError, match="needs --members"):
+        nowcast.forecast(obs, steps=2, model=model, device="cpu", probabilities=[1.0])
+    with pytest.raises(ConfigError, match="numbers > 0"):
+        nowcast.forecast(obs, steps=2, model=model, device="cpu", members=2, probabilities=[0])
+    assert sorted(p.name for p in here.iterdir()) == ["cli.nc", "m.pt", "obs.nc"]
+
+
+def test_evaluate_with_members_adds_the_ensemble_scores(here: Path) -> None:
+    obs, model = _small_case(here)
+    baselines = ["persistence"]
+
+    plain = nowcast.evaluate(obs, model, baselines=baselines, max_starts=2, device="cpu")
+    scores = nowcast.evaluate(
+        obs, model, baselines=baselines, max_starts=2, device="cpu", members=3
+    )
+
+    crps, ratio = (scores[name].sel(model="m").values for name in ("crps", "spread_skill"))
+    assert crps.shape == ratio.shape == (4,)  # the model's 4 lead times
+    assert np.all(crps > 0) and np.all(ratio > 0)
+    assert np.isnan(scores["crps"].sel(model="persistence")).all()  # forecasts no members
+    assert np.isnan(plain["crps"]).all() and np.isnan(plain["spread_skill"]).all()
+    # The members leave the deterministic scores as they are.
+    np.testing.assert_array_equal(plain["mse"].values, scores["mse"].values)
+    np.testing.assert_array_equal(plain["csi"].values, scores["csi"].values)
+    with pytest.raises(ConfigError, match="--members must be 0 .* got 1"):
+        nowcast.evaluate(obs, model, baselines=["persistence"], device="cpu", members=1)
+    assert sorted(p.name for p in here.iterdir()) == ["m.pt", "obs.nc"]  # no files written
 
 
 def test_bad_input_raises_the_commands_errors(here: Path) -> None:

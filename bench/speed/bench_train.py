@@ -11,9 +11,12 @@ achieved GFLOP/s.
 FLOPs are counted analytically from the model config (:func:`forward_flops`:
 2 x multiply-accumulates of every convolution in the forward pass, x 3 for
 forward + backward) and checked against ``torch.utils.flop_counter`` on small
-frames. The yardstick is the practical fp32 peak of this machine, measured in
-the same run as the median time of a large square matmul. Every case runs in
-a fresh subprocess so that its peak RSS (``VmHWM``) is its own.
+frames. The yardsticks are the practical fp32 peaks of this machine, measured
+in the same run: the median time of a large square matmul and of a large
+convolution. Every case runs in a fresh subprocess so that its peak RSS
+(``VmHWM``) is its own. The comparison with Keras/TensorFlow, which has to run
+both sides on the same machine, is ``keras_vs_nowcast.py``: it runs this
+script's ``--child`` measurements in alternation with ``keras_model.py``.
 
 Run: ``python bench/speed/bench_train.py [--steps 5] [--warmup 2] [--quick]``
 """
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import torch
 from benchlib import environment, peak_rss_mib
@@ -40,17 +44,16 @@ from nowcast.training.losses import make_loss
 
 VERSIONS = ("torch", "numpy")
 
-#: Reference numbers from the issue (Keras/TensorFlow and a plain PyTorch port of the
-#: keras-example model, 2-core AMD EPYC, fp32).
-REFERENCE = {
-    "matmul_gflops": 140.0,
-    "keras_step_s": 5.27,
-    "keras_gflops": 66.0,
-    "keras_infer_s": 1.18,
-    "keras_rss_b4_gb": 5.2,
-    "torch_step_s": 3.71,
-    "torch_gflops": 94.0,
-}
+
+class StepResult(TypedDict):
+    """What a train or infer child prints: its timed steps, their work and its memory."""
+
+    step_s: float  # median of the timed steps
+    best_s: float
+    times: list[float]  # every timed step, in order
+    step_flops: float  # analytic FLOPs of one timed step (whole batch)
+    params: float
+    peak_mib: float  # VmHWM of the child process
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ FULL_CASES = (
     Case("shi2015-mnist", 64, 10, 10, 16),
     Case("radar", 128, 5, 12, 4),
 )
-#: Smaller frames for a run of well under a minute (not comparable with the references).
+#: Smaller frames for a run of well under a minute (not comparable with the full run).
 QUICK_CASES = (Case("keras-example", 32, 10, 9, 1), Case("radar", 64, 5, 12, 1))
 
 
@@ -161,7 +164,7 @@ def check_flop_count(size: int = 16, batch: int = 2) -> str:
     return "\n".join(lines)
 
 
-def train_child(case: Case, warmup: int, steps: int) -> dict[str, float]:
+def train_child(case: Case, warmup: int, steps: int) -> StepResult:
     """Time training steps of ``case`` in this process; seconds per step and memory."""
     cfg = run_config(case)
     torch.manual_seed(0)
@@ -182,16 +185,22 @@ def train_child(case: Case, warmup: int, steps: int) -> dict[str, float]:
         optimizer.step()
         times.append(time.perf_counter() - start)
     flops = forward_flops(cfg.model, case.size, case.size, case.in_len, case.out_len)
+    return step_result(times[warmup:], 3.0 * flops * case.batch, model)
+
+
+def step_result(times: list[float], step_flops: float, model: torch.nn.Module) -> StepResult:
+    """The child's result from its timed steps (warm-up excluded) and the work of one step."""
     return {
-        "step_s": statistics.median(times[warmup:]),
-        "best_s": min(times[warmup:]),
-        "train_flops": 3.0 * flops * case.batch,
+        "step_s": statistics.median(times),
+        "best_s": min(times),
+        "times": times,
+        "step_flops": step_flops,
         "params": float(sum(p.numel() for p in model.parameters())),
         "peak_mib": peak_rss_mib(),
     }
 
 
-def infer_child(case: Case, warmup: int, steps: int) -> dict[str, float]:
+def infer_child(case: Case, warmup: int, steps: int) -> StepResult:
     """Time inference (``no_grad``, eval mode) of ``case``: in_len frames in, out_len out."""
     cfg = run_config(case)
     model = build_model(cfg.model).eval()
@@ -203,13 +212,7 @@ def infer_child(case: Case, warmup: int, steps: int) -> dict[str, float]:
             model(x, case.out_len)
             times.append(time.perf_counter() - start)
     flops = forward_flops(cfg.model, case.size, case.size, case.in_len, case.out_len)
-    return {
-        "step_s": statistics.median(times[warmup:]),
-        "best_s": min(times[warmup:]),
-        "train_flops": flops * case.batch,
-        "params": 0.0,
-        "peak_mib": peak_rss_mib(),
-    }
+    return step_result(times[warmup:], float(flops * case.batch), model)
 
 
 def matmul_child(n: int, repeats: int) -> dict[str, float]:
@@ -247,7 +250,7 @@ def conv_child(repeats: int) -> dict[str, float]:
     }
 
 
-def spawn(args: list[str], threads: int) -> dict[str, float]:
+def spawn(args: list[str], threads: int) -> dict[str, Any]:
     """Run this script with ``--child args`` in a fresh process; return its JSON result."""
     cmd = [sys.executable, __file__, "--threads", str(threads), "--child", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -262,13 +265,12 @@ def case_args(kind: str, case: Case, warmup: int, steps: int) -> list[str]:
 
 def train_table(
     cases: tuple[Case, ...], peak: float, conv: float, warmup: int, steps: int, threads: int
-) -> tuple[str, dict[Case, dict[str, float]]]:
-    """Markdown table of the training cases, and the raw results per case.
+) -> str:
+    """Markdown table of the training cases.
 
     Achieved GFLOP/s are given as a share of the matmul ``peak`` and of the
     ``conv`` ceiling, both GFLOP/s measured in the same run.
     """
-    results = {}
     lines = [
         f"| case | params | median step (s) | best step (s) | samples/s "
         f"| GFLOP per step | GFLOP/s | of matmul peak ({peak:.0f}) | of conv ceiling ({conv:.0f}) "
@@ -277,73 +279,32 @@ def train_table(
     ]
     for case in cases:
         res = spawn(case_args("train", case, warmup, steps), threads)
-        results[case] = res
-        gflops = res["train_flops"] / res["step_s"] / 1e9
+        gflops = res["step_flops"] / res["step_s"] / 1e9
         lines.append(
             f"| {case.label} | {res['params']:,.0f} | {res['step_s']:.2f} | {res['best_s']:.2f} "
-            f"| {case.batch / res['step_s']:.2f} | {res['train_flops'] / 1e9:.0f} "
+            f"| {case.batch / res['step_s']:.2f} | {res['step_flops'] / 1e9:.0f} "
             f"| {gflops:.0f} | {gflops / peak:.0%} | {gflops / conv:.0%} | {res['peak_mib']:.0f} |"
         )
-    return "\n".join(lines), results
-
-
-def keras_comparison(results: dict[Case, dict[str, float]], peak: float) -> str:
-    """Markdown table: keras-example against the issue's Keras/TF and PyTorch references."""
-    lines = [
-        "| keras-example | this run | Keras/TF reference | plain PyTorch reference "
-        "| vs Keras/TF | target |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    ref = REFERENCE
-    for case, res in results.items():
-        if case.preset != "keras-example" or case.size != 64:
-            continue
-        if case.batch == 1:
-            step = res["step_s"]
-            gflops = res["train_flops"] / step / 1e9
-            speedup = ref["keras_step_s"] / step
-            lines.append(
-                f"| step time, batch 1 (s) | {step:.2f} | {ref['keras_step_s']} "
-                f"| {ref['torch_step_s']} | {speedup:.2f}x faster "
-                f"| >= 1.5x: {'met' if speedup >= 1.5 else 'missed'} |"
-            )
-            lines.append(
-                f"| GFLOP/s, batch 1 (share of matmul peak) | {gflops:.0f} ({gflops / peak:.0%}) "
-                f"| {ref['keras_gflops']:.0f} | {ref['torch_gflops']:.0f} "
-                f"| {gflops / ref['keras_gflops']:.2f}x "
-                f"| >= 70%: {'met' if gflops >= 0.7 * peak else 'missed'} |"
-            )
-        if case.batch == 4:
-            gb = res["peak_mib"] / 1024
-            lines.append(
-                f"| peak RSS, batch 4 (GB) | {gb:.2f} | {ref['keras_rss_b4_gb']} | - "
-                f"| {gb / ref['keras_rss_b4_gb']:.2f}x "
-                f"| less: {'met' if gb < ref['keras_rss_b4_gb'] else 'missed'} |"
-            )
-    if len(lines) == 2:
-        return "(no keras-example case at 64x64 in this run: no comparison with the references)"
     return "\n".join(lines)
 
 
-def infer_table(case: Case, peak: float, warmup: int, steps: int, threads: int) -> str:
-    """Markdown table of the inference time of ``case`` with the Keras reference."""
+def infer_table(case: Case, peak: float, conv: float, warmup: int, steps: int, threads: int) -> str:
+    """Markdown table of the inference time of ``case`` (``no_grad``, eval mode)."""
     res = spawn(case_args("infer", case, warmup, steps), threads)
-    gflops = res["train_flops"] / res["step_s"] / 1e9
-    comparable = case.preset == "keras-example" and case.size == 64 and case.batch == 1
-    ratio = f"{REFERENCE['keras_infer_s'] / res['step_s']:.2f}x" if comparable else "n/a"
+    gflops = res["step_flops"] / res["step_s"] / 1e9
     return "\n".join(
         [
-            "| inference | median (s) | best (s) | GFLOP/s | of matmul peak "
-            "| Keras/TF reference (s) | speed-up vs Keras/TF | peak RSS (MiB) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| inference | median (s) | best (s) | GFLOP/s | of matmul peak | of conv ceiling "
+            "| peak RSS (MiB) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             f"| {case.label}, {case.in_len + case.out_len} frames | {res['step_s']:.3f} "
-            f"| {res['best_s']:.3f} | {gflops:.0f} | {gflops / peak:.0%} "
-            f"| {REFERENCE['keras_infer_s']} | {ratio} | {res['peak_mib']:.0f} |",
+            f"| {res['best_s']:.3f} | {gflops:.0f} | {gflops / peak:.0%} | {gflops / conv:.0%} "
+            f"| {res['peak_mib']:.0f} |",
         ]
     )
 
 
-def run_child(args: list[str]) -> dict[str, float]:
+def run_child(args: list[str]) -> dict[str, float] | StepResult:
     """Dispatch a ``--child`` invocation to the matching measurement."""
     if args[0] == "matmul":
         return matmul_child(int(args[1]), int(args[2]))
@@ -377,17 +338,12 @@ def main() -> None:
     print(check_flop_count(), "\n")
     mm = spawn(["matmul", str(n), str(3 if args.quick else args.matmul_repeats)], args.threads)
     peak = mm["gflops"]
-    print(
-        f"fp32 matmul {n}x{n}: median {peak:.0f} GFLOP/s, best {mm['best_gflops']:.0f} "
-        f"(issue's reference {REFERENCE['matmul_gflops']:.0f})\n"
-    )
+    print(f"fp32 matmul {n}x{n}: median {peak:.0f} GFLOP/s, best {mm['best_gflops']:.0f}\n")
     conv = spawn(["conv", "5" if args.quick else "25"], args.threads)["gflops"]
     print(f"fp32 5x5 convolution 128->512 channels, 16x16, batch 16: median {conv:.0f} GFLOP/s\n")
     print(f"Training: {warmup} warm-up step(s), then the median of {steps}\n")
-    table, results = train_table(cases, peak, conv, warmup, steps, args.threads)
-    print(table, "\n")
-    print(keras_comparison(results, peak), "\n")
-    print(infer_table(cases[0], peak, warmup, max(steps, 3), args.threads))
+    print(train_table(cases, peak, conv, warmup, steps, args.threads), "\n")
+    print(infer_table(cases[0], peak, conv, warmup, max(steps, 3), args.threads))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ Each command lives in its own module and calls one library function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import sys
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +17,7 @@ from nowcast.cli import _console
 from nowcast.cli._help import Command, Group, help_text
 from nowcast.errors import ConfigError
 
-app = typer.Typer(
+_app = typer.Typer(
     name="nowcast",
     cls=Group,
     help="Precipitation nowcasting with a ConvLSTM encoder-forecaster: "
@@ -32,7 +34,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -55,29 +57,55 @@ def _root(
         raise _console.fail(str(exc)) from None
 
 
-def _register() -> None:
-    from nowcast.cli import calibrate, evaluate, forecast, info, ingest, train
-
-    commands: dict[str, tuple[Callable[..., Any], str | None]] = {
-        "ingest": (ingest.ingest_command, ingest.EPILOG),
-        "info": (info.info_command, None),
-        "train": (train.command, train.EPILOG),
-        "forecast": (forecast.command, forecast.EPILOG),
-        "evaluate": (evaluate.command, evaluate.EPILOG),
-        "calibrate": (calibrate.command, calibrate.EPILOG),
-    }
-    for name, (function, epilog) in commands.items():
-        app.command(name, cls=Command, help=help_text(function), epilog=epilog)(function)
+#: Command name -> (module of nowcast.cli, function, epilog attribute or None).
+COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "ingest": ("ingest", "ingest_command", "EPILOG"),
+    "info": ("info", "info_command", None),
+    "train": ("train", "command", "EPILOG"),
+    "forecast": ("forecast", "command", "EPILOG"),
+    "evaluate": ("evaluate", "command", "EPILOG"),
+    "calibrate": ("calibrate", "command", "EPILOG"),
+}
+_registered: set[str] = set()
 
 
-_register()
+def _register(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """Add ``names`` to the app (importing only their modules) and return it.
+
+    ``nowcast forecast ...`` needs only the forecast command: the other
+    commands' modules (ingest pipeline, evaluation tables...) are not
+    imported, which keeps start-up short.
+    """
+    for name in names:
+        if name in _registered:
+            continue
+        module_name, function_name, epilog_name = COMMANDS[name]
+        module = importlib.import_module(f"nowcast.cli.{module_name}")
+        function = getattr(module, function_name)
+        epilog = getattr(module, epilog_name) if epilog_name else None
+        _app.command(name, cls=Command, help=help_text(function), epilog=epilog)(function)
+        _registered.add(name)
+    return _app
+
+
+def _requested(argv: Sequence[str]) -> list[str]:
+    """The command named on the command line, or every command (help, no or unknown command)."""
+    words = [word for word in argv if not word.startswith("-")]
+    return [words[0]] if words and words[0] in COMMANDS else list(COMMANDS)
+
+
+def __getattr__(name: str) -> Any:
+    """``nowcast.cli.app`` for callers other than :func:`main` (tests, docs): every command."""
+    if name == "app":
+        return _register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point: SIGTERM handled like Ctrl-C, then the app."""
     _console.install_signal_handlers()
     try:
-        code = app(standalone_mode=False)
+        code = _register(_requested(sys.argv[1:]))(standalone_mode=False)
     except Exception as error:
         if not _is_usage_error(error):
             raise

@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from nowcast.cli import _console
+from nowcast.errors import ConfigError
+
 ScaleKm = Annotated[
     float | None,
     typer.Option(
@@ -41,3 +44,25 @@ ConfigDevice = Annotated[str | None, _DEVICE]
 Overwrite = Annotated[
     bool, typer.Option("--overwrite/--no-overwrite", help="Replace OUTPUT if it exists.")
 ]
+
+
+def member_count(count: int) -> int:
+    """``--members`` when it is 0 or at least 2; anything else is a usage error (exit 2)."""
+    from nowcast.verification.probabilistic import check_members
+
+    try:
+        return check_members(count, "--members")
+    except ConfigError as exc:
+        raise _console.fail(str(exc), 2) from None
+
+
+def comma_numbers(text: str, what: str) -> list[float]:
+    """Comma-separated numbers > 0; anything else is a usage error (exit 2) naming ``what``."""
+    from nowcast.verification.evaluate import positive_numbers
+
+    try:
+        return positive_numbers([float(v) for v in text.split(",") if v.strip()], what)
+    except ValueError:
+        raise _console.fail(f"{what} must be comma-separated numbers, got {text!r}", 2) from None
+    except ConfigError as exc:
+        raise _console.fail(str(exc), 2) from None

@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from nowcast.cli import _console
-from nowcast.cli._options import Device, Frame, ScaleKm
-from nowcast.errors import ConfigError
+from nowcast.cli._options import Device, Frame, ScaleKm, comma_numbers, member_count
 from nowcast.io.grid import parse_utc
 
 EPILOG = """Examples:
@@ -21,19 +20,9 @@ EPILOG = """Examples:
   nowcast evaluate --model runs/a --model runs/b --data rmi.nc --max-starts 20
 
   nowcast evaluate --forecast fc.nc --obs radar.nc --thresholds 0.5,1,5
+
+  nowcast evaluate --members 20 --baselines persistence,steps
 """
-
-
-def _floats(text: str, what: str) -> list[float]:
-    """Comma-separated numbers > 0; anything else is a usage error (exit 2) naming ``what``."""
-    from nowcast.verification.evaluate import positive_numbers
-
-    try:
-        return positive_numbers([float(v) for v in text.split(",") if v.strip()], what)
-    except ValueError:
-        raise _console.fail(f"{what} must be comma-separated numbers, got {text!r}", 2) from None
-    except ConfigError as exc:
-        raise _console.fail(str(exc), 2) from None
 
 
 @_console.handle_errors
@@ -71,12 +60,26 @@ def command(
     ] = "1,5,10,20",
     baselines: Annotated[
         str,
-        typer.Option(help="Baselines to compare: persistence, extrapolation (pySTEPS), or 'none'."),
+        typer.Option(
+            help="Baselines to compare: persistence, extrapolation (pySTEPS), steps "
+            "(pySTEPS' STEPS ensemble; needs --members), or 'none'."
+        ),
     ] = "persistence,extrapolation",
     start: Annotated[str | None, typer.Option(help="First start time to score (UTC ISO).")] = None,
     end: Annotated[str | None, typer.Option(help="Last verifying time to score (UTC ISO).")] = None,
     max_starts: Annotated[
         int, typer.Option(help="Score at most K start times, evenly spread (0 = all).", min=0)
+    ] = 0,
+    members: Annotated[
+        int,
+        typer.Option(
+            help="Members per ensemble forecast (0 = none, else at least 2). Adds the "
+            "probabilistic scores (CRPS, Brier, ROC area, spread/skill, rank histogram; "
+            "probabilistic.csv, reliability.png, rank_histogram.png) for the methods that "
+            "forecast members (models, the steps baseline); the others get Brier scores of "
+            "their 0/1 forecasts, the reference of the Brier skill. An ensemble --forecast "
+            "file is scored with its own members, with or without this option.",
+        ),
     ] = 0,
     output_dir: Annotated[Path, typer.Option(help="Folder for CSV, JSON and PNG outputs.")] = Path(
         "evaluation"
@@ -88,18 +91,20 @@ def command(
     """Score forecasts per lead time against persistence and optical-flow extrapolation.
 
     CSI/POD/FAR/bias/ETS/HSS and FSS at each threshold, MSE/MAE/correlation,
-    pooled over all start times and pixels.
+    pooled over all start times and pixels. With --members also CRPS, Brier
+    score and skill, ROC area, reliability and rank histograms.
     """
     from nowcast.verification.evaluate import EvaluateRequest, run_evaluation
 
+    members = member_count(members)
     request = EvaluateRequest(
         models=list(model or []),
         data=data,
         forecast=forecast,
         obs=obs,
         steps=steps,
-        thresholds=_floats(thresholds, "--thresholds") if thresholds else None,
-        scales_km=_floats(scales, "--scales"),
+        thresholds=comma_numbers(thresholds, "--thresholds") if thresholds else None,
+        scales_km=comma_numbers(scales, "--scales"),
         baselines=[]
         if baselines.strip() == "none"
         else [b.strip() for b in baselines.split(",") if b.strip()],
@@ -110,6 +115,7 @@ def command(
         device=device,
         scale_km=scale_km,
         frame=frame,
+        members=members,
     )
     with _console.progress() as bar:
         task = bar.add_task("scoring start times", total=None)
@@ -121,6 +127,10 @@ def command(
     _console.err.print(
         score_table(result.categorical, result.continuous, result.evaluation.thresholds)
     )
+    if result.probabilistic:
+        _console.err.print(crps_table(result.continuous))
+        if result.brier_skill:
+            _console.err.print(brier_skill_table(result.brier_skill))
     _console.out.print(result.headline)
     _console.err.print(f"wrote {', '.join(str(p) for p in result.paths.values())}")
 
@@ -157,6 +167,57 @@ def score_table(
         for i, (method, values) in enumerate(cells.items()):
             text = [_cell(v, best[j] == method) for j, v in enumerate(values)]
             table.add_row(f"{lead // 60} min" if i == 0 else "", method, *text)
+        table.add_section()
+    return table
+
+
+def crps_table(continuous: list[dict[str, Any]]) -> Table:
+    """Ensemble methods x key lead times: fair CRPS (lowest in bold green) and spread/skill."""
+    rows = [r for r in continuous if r.get("crps") is not None and np.isfinite(r["crps"])]
+    leads = sorted({int(r["lead_time_s"]) for r in rows})
+    table = Table(title="Ensemble scores (lowest CRPS in bold green; spread/skill 1 = ideal)")
+    table.add_column("lead")
+    table.add_column("method")
+    table.add_column("CRPS", justify="right")
+    table.add_column("spread/skill", justify="right")
+    for lead in _key_leads(leads) if leads else []:
+        cells = {
+            r["method"]: [r["crps"], r["spread_skill"]] for r in rows if r["lead_time_s"] == lead
+        }
+        best = _best(cells, higher_is_better=[False])
+        for i, (method, (crps, ratio)) in enumerate(cells.items()):
+            table.add_row(
+                f"{lead // 60} min" if i == 0 else "",
+                method,
+                _cell(crps, best[0] == method),
+                _cell(ratio, False),
+            )
+        table.add_section()
+    return table
+
+
+def brier_skill_table(skill: list[dict[str, Any]]) -> Table:
+    """Brier skill per threshold at key lead times, against each reference (best in bold green)."""
+    thresholds = sorted({float(r["threshold"]) for r in skill})
+    leads = sorted({int(r["lead_time_s"]) for r in skill})
+    table = Table(title="Brier skill score, 1 - BS / BS(reference): > 0 beats the reference")
+    for name in ("lead", "reference", "method"):
+        table.add_column(name)
+    for thr in thresholds:
+        table.add_column(f"BSS>={thr:g}", justify="right")
+    references = dict.fromkeys(r["reference"] for r in skill)
+    for lead in _key_leads(leads):
+        for n, reference in enumerate(references):
+            cells: dict[str, list[float]] = {}
+            for r in skill:
+                if r["reference"] == reference and r["lead_time_s"] == lead:
+                    cells.setdefault(r["method"], [np.nan] * len(thresholds))
+                    cells[r["method"]][thresholds.index(float(r["threshold"]))] = r["bss"]
+            best = _best(cells, higher_is_better=[True] * len(thresholds))
+            for i, (method, values) in enumerate(cells.items()):
+                text = [_cell(v, best[j] == method) for j, v in enumerate(values)]
+                label = f"{lead // 60} min" if n == i == 0 else ""
+                table.add_row(label, reference if i == 0 else "", method, *text)
         table.add_section()
     return table
 

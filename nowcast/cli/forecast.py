@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nowcast.cli import _console
-from nowcast.cli._options import Device, Frame, ModelSpec, Overwrite, ScaleKm
+from nowcast.cli._options import (
+    Device,
+    Frame,
+    ModelSpec,
+    Overwrite,
+    ScaleKm,
+    comma_numbers,
+)
+from nowcast.errors import ConfigError
 from nowcast.io.grid import parse_utc
 
 if TYPE_CHECKING:
@@ -21,6 +29,8 @@ EPILOG = """Examples:
   nowcast forecast sample_data/synthetic.nc --at 2024-06-01T15:00 --steps 6 -o fc.nc
 
   nowcast forecast 'radar/*.h5' --model runs/latest --output fc.nc --plot   (your raw files)
+
+  nowcast forecast radar.nc --steps 12 --members 20 --probabilities 0.1,1,5 -o ens.nc
 """
 
 
@@ -79,12 +89,36 @@ def command(
     scale_km: ScaleKm = None,
     frame: Frame = None,
     overwrite: Overwrite = False,
+    members: Annotated[
+        int,
+        typer.Option(
+            help="Also write this many equally likely ensemble members (e.g. 20) beside "
+            "the deterministic output: rainfall_rate(realization, time, y, x). "
+            "0 = deterministic only.",
+        ),
+    ] = 0,
+    probabilities: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write the probability of the rate >= each of these thresholds "
+            "per lead, comma-separated (e.g. 0.1,1,5 mm/h), from the members; needs --members.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the members' noise (the same seed, the same members).")
+    ] = 0,
 ) -> None:
     """Forecast the next STEPS frames from the latest observations.
 
     The forecast is written as CF-1.11 NetCDF on the input's own grid and projection.
+    The deterministic output is the network's forecast probability-matched to the
+    last observation carried along the motion: the observed wet area and intensities,
+    placed where the network forecasts the most rain. --members adds equally likely
+    members, --probabilities exceedance probabilities.
     """
-    from nowcast.forecasting.request import ForecastRequest, forecast_request
+    if probabilities is not None and members == 0:
+        raise _console.fail("--probabilities needs --members M (e.g. --members 20)", 2)
+    from nowcast.forecasting.request import ForecastRequest, ensemble_options, forecast_request
 
     request = ForecastRequest(
         inputs=inputs,
@@ -103,7 +137,16 @@ def command(
         frame=frame,
         overwrite=overwrite,
         history=_console.command_line(),
+        members=members,
+        probabilities=tuple(comma_numbers(probabilities, "--probabilities"))
+        if probabilities is not None
+        else (),
+        seed=seed,
     )
+    try:
+        ensemble_options(request)
+    except ConfigError as exc:
+        raise _console.fail(str(exc), 2) from None
     with _console.progress(transient=True) as bar:
         outcome = forecast_request(
             request,
@@ -126,6 +169,8 @@ def _describe(outcome: ForecastOutcome) -> str:
     blocks = f", on {n} x {n}-pixel blocks" if n > 1 else ""
     if loaded.frame == "lagrangian":
         blocks += ", in the moving frame"
+    if summary.members:
+        blocks += f", {summary.members} members"
     return (
         f"wrote {summary.path}: {summary.steps} steps from {summary.reference_time}Z, "
         f"grid {ny} x {nx}, max {summary.max_value:.2f} {loaded.units or 'mm h-1'}, "

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nowcast.errors import CheckpointError
+from nowcast.forecasting.ensemble import MovedObservations
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,16 @@ class Components:
         network: The network's forecast on the data's grid.
         detail: The sub-block detail advected to each lead, undamped (zeros without any).
         rho: The detail's one-step persistence factor (:mod:`nowcast.forecasting.detail`).
+        moved: The observed frames carried along the motion to each lead, which
+            set the values of the sharp output and the members
+            (:mod:`nowcast.forecasting.ensemble`).
     """
 
     advected: np.ndarray
     network: np.ndarray
     detail: np.ndarray
-    rho: float = 0.0
+    rho: float
+    moved: MovedObservations
 
 
 def combine(parts: Components, weights: BlendWeights | None) -> np.ndarray:
@@ -80,16 +85,17 @@ def combine(parts: Components, weights: BlendWeights | None) -> np.ndarray:
         ``(steps, ny, nx)`` float32, clipped at zero.
     """
     steps = parts.network.shape[0]
-    if weights is None:
-        damping = parts.rho ** np.arange(1, steps + 1, dtype=np.float32)
-        fields = parts.network + parts.detail * damping[:, None, None]
-    else:
-        gain, detail = weights.at(steps)
-        change = parts.network - parts.advected
-        fields = (
-            parts.advected + change * gain[:, None, None] + parts.detail * detail[:, None, None]
-        )
-    return np.maximum(fields, 0.0).astype(np.float32)
+    fields = np.empty(parts.network.shape, dtype=np.float32)
+    damping = parts.rho ** np.arange(1, steps + 1, dtype=np.float32)
+    gain, detail = weights.at(steps) if weights is not None else (None, None)
+    for k in range(steps):  # one lead at a time: no temporaries of all leads on large grids
+        if gain is None or detail is None:
+            lead = parts.network[k] + parts.detail[k] * damping[k]
+        else:
+            change = parts.network[k] - parts.advected[k]
+            lead = parts.advected[k] + change * gain[k] + parts.detail[k] * detail[k]
+        np.maximum(lead, 0.0, out=fields[k], casting="unsafe")
+    return fields
 
 
 class BlendSums:

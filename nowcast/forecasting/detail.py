@@ -41,6 +41,15 @@ def persistence_factor(previous: np.ndarray, current: np.ndarray) -> float:
     return float(np.clip(np.sum(previous * current, dtype=np.float64) / power, 0.0, 1.0))
 
 
+def fine_displacements(
+    velocity: torch.Tensor, factor: int, shape: tuple[int, int], steps: int
+) -> torch.Tensor:
+    """Displacements ``(steps, 1, 2, ny, nx)`` on the data's grid of a working-grid velocity."""
+    if factor == 1:
+        return displacements(velocity, steps)
+    return displacements(fine_velocity(velocity, factor, shape), steps)
+
+
 def moved_detail(
     frames: np.ndarray, velocity: torch.Tensor, factor: int, steps: int
 ) -> tuple[np.ndarray, float]:
@@ -53,12 +62,30 @@ def moved_detail(
         steps: Lead times.
 
     Returns:
+        ``(moved, rho)`` as :func:`detail_along` gives them.
+    """
+    return detail_along(
+        frames, fine_displacements(velocity, factor, frames.shape[1:], steps), factor
+    )
+
+
+def detail_along(frames: np.ndarray, disp: torch.Tensor, factor: int) -> tuple[np.ndarray, float]:
+    """The last frame's sub-block detail moved along ``disp``, undamped, and its ``rho``.
+
+    Args:
+        frames: Observed frames ``(T, ny, nx)`` in physical units, ``T >= 2``, NaN = no data.
+        disp: ``(steps, 1, 2, ny, nx)`` displacements on the data's grid, pixels.
+        factor: Pixels per block side.
+
+    Returns:
         ``(moved, rho)``: ``(steps, ny, nx)`` float32 detail (may be negative)
         and the one-step persistence factor of the detail in ``[0, 1]``.
     """
+    steps = disp.shape[0]
     detail = torch.from_numpy(sub_block_detail(frames[-2:], factor))[:, None]  # (2, 1, ny, nx)
-    disp = displacements(fine_velocity(velocity, factor, frames.shape[1:]), steps)
     previous = warp(detail[:1], disp[0])[0, 0].numpy()
     rho = persistence_factor(previous, detail[1, 0].numpy())
-    moved = warp(detail[1:].expand(steps, -1, -1, -1), disp[:, 0])[:, 0].numpy()
-    return moved.astype(np.float32), rho
+    moved = np.empty((steps, *frames.shape[1:]), dtype=np.float32)
+    for k in range(steps):  # one lead at a time: warp's sampling grid is 4 fields per lead
+        moved[k] = warp(detail[1:], disp[k])[0, 0].numpy()
+    return moved, rho

@@ -2,12 +2,13 @@
 
 :func:`forecast_request` loads the observations and the model, picks the
 device and the output name, checks the cadence, runs
-:func:`~nowcast.forecasting.run.run_forecast` and, if asked, plots and animates
+:func:`~nowcast.forecasting.to_file.run_forecast` and, if asked, plots and animates
 the result.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +17,11 @@ from typing import Any
 import numpy as np
 
 from nowcast.data.observations import Observations, load_observations
+from nowcast.errors import ConfigError
 from nowcast.forecasting.inputs import select_inputs
 from nowcast.forecasting.model_choice import LoadedModel, load_model, resolve_model
-from nowcast.forecasting.run import (
-    ForecastSummary,
-    ProgressCallback,
-    check_cadence,
-    run_forecast,
-    stage_callback,
-)
+from nowcast.forecasting.run import ProgressCallback, check_cadence, stage_callback
+from nowcast.forecasting.to_file import EnsembleOptions, ForecastSummary, run_forecast
 from nowcast.io.ingest.sources import expand_sources
 from nowcast.io.writers.atomic import check_output
 from nowcast.models.device import select_device
@@ -52,6 +49,10 @@ class ForecastRequest:
         frame: ``eulerian`` or ``lagrangian``; ``None`` = the model's own.
         overwrite: Replace ``output`` if it exists.
         history: The file's ``history`` attribute (the command line).
+        members: Ensemble members to write beside the deterministic output (0: none).
+        probabilities: Thresholds (the variable's units) of the exceedance
+            probabilities to write; needs ``members``.
+        seed: Seed of the members' noise.
     """
 
     inputs: list[str]
@@ -70,6 +71,9 @@ class ForecastRequest:
     frame: str | None = None
     overwrite: bool = False
     history: str = ""
+    members: int = 0
+    probabilities: tuple[float, ...] = ()
+    seed: int = 0
 
 
 @dataclass
@@ -102,10 +106,12 @@ def forecast_request(
             :func:`~nowcast.forecasting.run.run_forecast`, plotting and animating.
 
     Raises:
+        ConfigError: for an impossible ensemble (:func:`ensemble_options`).
         InputError, CheckpointError, ConfigError, OutputExistsError, OutputError:
             for unusable inputs, model, device or output (an output that is
             one of the inputs included).
     """
+    ensemble = ensemble_options(request)
     inputs = expand_sources(request.inputs)
     if request.output is not None:  # before any work; a default name needs the data first
         check_output(request.output, request.overwrite, inputs)
@@ -134,6 +140,7 @@ def forecast_request(
         scale_km=request.scale_km,
         on_progress=on_progress,
         inputs=inputs,
+        ensemble=ensemble,
     )
     outcome = ForecastOutcome(summary, loaded)
     if request.plot:
@@ -148,6 +155,27 @@ def forecast_request(
             summary.path, obs, loaded.label, loaded.in_len, stage_callback(report, "animating")
         )
     return outcome
+
+
+def ensemble_options(request: ForecastRequest) -> EnsembleOptions:
+    """The ensemble part of ``request``, checked before any work.
+
+    Raises:
+        ConfigError: for members < 0 or of 1, probabilities without members, or
+            thresholds that are not finite numbers > 0.
+    """
+    if request.members < 0 or request.members == 1:
+        raise ConfigError(
+            "--members must be 0 (deterministic only) or at least 2 (one member has no "
+            f"spread), got {request.members}"
+        )
+    if request.probabilities and request.members == 0:
+        raise ConfigError("--probabilities needs --members M (e.g. --members 20)")
+    if not all(math.isfinite(t) and t > 0 for t in request.probabilities):
+        given = ", ".join(f"{t:g}" for t in request.probabilities)
+        raise ConfigError(f"--probabilities must be numbers > 0, got {given}")
+    thresholds = tuple(sorted(set(request.probabilities)))
+    return EnsembleOptions(request.members, thresholds, request.seed)
 
 
 def _default_output(obs: Observations, loaded: LoadedModel, at: np.datetime64 | None) -> Path:

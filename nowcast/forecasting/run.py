@@ -1,35 +1,35 @@
-"""``nowcast forecast`` as a library call: observations + model -> CF forecast file."""
+"""A model's forecast from observed frames: motion, network, blend, sharpening, members."""
 
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from nowcast import __version__
 from nowcast.data.observations import Observations
 from nowcast.errors import InputError
 from nowcast.forecasting.blend import Components, combine
-from nowcast.forecasting.detail import moved_detail
-from nowcast.forecasting.inputs import select_inputs
-from nowcast.forecasting.memory import available_bytes, check_forecast_size
+from nowcast.forecasting.detail import detail_along, fine_displacements
+from nowcast.forecasting.ensemble import MovedObservations, moved_observations, sharpen
+from nowcast.forecasting.ensemble import members as ensemble_members
 from nowcast.forecasting.model_choice import LoadedModel
 from nowcast.forecasting.predict import predict
-from nowcast.forecasting.scale import block_mean, interpolate_back, working_factor
+from nowcast.forecasting.scale import block_mean, interpolate_back
 from nowcast.io.plausible import DEFAULT_MAX_RATE, value_limit
-from nowcast.io.writers import ForecastWriter
 from nowcast.motion import displacements, estimate_motion, from_lagrangian
 
 #: Pixels neighbouring tiles share, at most a quarter of the tile (``--tile`` may be 64).
 TILE_OVERLAP = 64
 #: The slow stages of a forecast, as ``on_progress`` names them.
-MOTION, NETWORK, WRITING = "fitting motion", "running the network", "writing"
+MOTION, NETWORK, MEMBERS, WRITING = (
+    "fitting motion",
+    "running the network",
+    "making members",
+    "writing",
+)
 ProgressCallback = Callable[[str, int, int], Any]
 """``on_progress(stage, done, total)``: ``done`` of ``total`` units of ``stage`` are finished."""
 
@@ -39,19 +39,6 @@ def stage_callback(
 ) -> Callable[[int, int], Any] | None:
     """``on_progress`` for one stage, as the ``(done, total)`` callbacks of its steps take it."""
     return None if on_progress is None else functools.partial(on_progress, stage)
-
-
-@dataclass
-class ForecastSummary:
-    """What the command reports when it is done."""
-
-    path: Path
-    steps: int
-    shape: tuple[int, int]
-    reference_time: np.datetime64
-    max_value: float
-    seconds: float
-    block_pixels: int = 1
 
 
 def check_cadence(obs: Observations, loaded: LoadedModel, strict: bool) -> str | None:
@@ -124,9 +111,14 @@ def forecast_components(
         return interpolate_back(fields, factor, raw.shape[1:])
 
     detail, rho = np.zeros((steps, *raw.shape[1:]), dtype=np.float32), 0.0
-    if factor > 1 and velocity is not None and raw.shape[0] >= 2:
-        detail, rho = moved_detail(raw, velocity[None].cpu(), factor, steps)
-    return Components(physical(last.numpy()), physical(y), detail, rho)
+    fine = None
+    if velocity is not None:
+        fine = fine_displacements(velocity[None].cpu(), factor, raw.shape[1:], steps)
+        if factor > 1 and raw.shape[0] >= 2:
+            detail, rho = detail_along(raw, fine, factor)
+    moved = moved_observations(raw, fine, steps)
+    del fine  # (steps, 2, ny, nx): gone before the fields on the data's grid are made
+    return Components(physical(last.numpy()), physical(y), detail, rho, moved)
 
 
 def model_forecast(
@@ -139,8 +131,77 @@ def model_forecast(
     on_progress: ProgressCallback | None = None,
     factor: int = 1,
     max_rate: float = DEFAULT_MAX_RATE,
+    sharp: bool = True,
 ) -> np.ndarray:
-    """Forecast from observed frames ``raw`` ``(in_len, ny, nx)`` in physical units.
+    """The deterministic forecast from observed frames ``raw`` ``(in_len, ny, nx)``.
+
+    The network's forecast (:func:`network_forecast`), probability-matched
+    to the moving observations (:func:`~nowcast.forecasting.ensemble.sharpen`)
+    unless ``sharp`` is False.
+
+    Returns:
+        ``(steps, ny, nx)`` float32 in the variable's units, NaN outside the coverage.
+    """
+    fields, moved = network_forecast(
+        loaded,
+        raw,
+        steps,
+        device=device,
+        tile=tile,
+        on_progress=on_progress,
+        factor=factor,
+        max_rate=max_rate,
+    )
+    return sharpen(fields, moved, out=fields) if sharp else fields
+
+
+def model_ensemble(
+    loaded: LoadedModel,
+    raw: np.ndarray,
+    steps: int,
+    members: int,
+    *,
+    device: torch.device,
+    tile: int = 768,
+    on_progress: ProgressCallback | None = None,
+    factor: int = 1,
+    max_rate: float = DEFAULT_MAX_RATE,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The deterministic forecast and ``members`` ensemble members from ``raw``.
+
+    One network forecast serves both (:mod:`nowcast.forecasting.ensemble`).
+
+    Returns:
+        ``(deterministic, members)``: ``(steps, ny, nx)`` and
+        ``(members, steps, ny, nx)`` float32, NaN outside the coverage.
+    """
+    fields, moved = network_forecast(
+        loaded,
+        raw,
+        steps,
+        device=device,
+        tile=tile,
+        on_progress=on_progress,
+        factor=factor,
+        max_rate=max_rate,
+    )
+    ensemble = ensemble_members(fields, moved, members, seed, stage_callback(on_progress, MEMBERS))
+    return sharpen(fields, moved, out=fields), ensemble
+
+
+def network_forecast(
+    loaded: LoadedModel,
+    raw: np.ndarray,
+    steps: int,
+    *,
+    device: torch.device,
+    tile: int = 768,
+    on_progress: ProgressCallback | None = None,
+    factor: int = 1,
+    max_rate: float = DEFAULT_MAX_RATE,
+) -> tuple[np.ndarray, MovedObservations]:
+    """The network's own (smooth) forecast from ``raw`` and the observations moved with it.
 
     The parts of :func:`forecast_components` are combined with the model's
     calibrated blend weights when its checkpoint has them, else as network
@@ -149,13 +210,15 @@ def model_forecast(
     plausible rate).
 
     Returns:
-        ``(steps, ny, nx)`` float32 in the variable's units.
+        ``(fields, moved)``: ``(steps, ny, nx)`` float32 in the variable's
+        units, and the last observed frames carried along the same motion.
     """
     parts = forecast_components(
         loaded, raw, steps, device=device, tile=tile, on_progress=on_progress, factor=factor
     )
     limit = value_limit(loaded.variable, max_rate)
-    return plausible_forecast(combine(parts, loaded.blend), raw[-1], limit)
+    fields = plausible_forecast(combine(parts, loaded.blend), raw[-1], limit)
+    return fields, parts.moved
 
 
 def plausible_forecast(fields: np.ndarray, last: np.ndarray, limit: float) -> np.ndarray:
@@ -173,133 +236,3 @@ def plausible_forecast(fields: np.ndarray, last: np.ndarray, limit: float) -> np
     np.clip(fields, 0.0, limit, out=fields)
     fields[:, ~covered] = np.nan
     return fields
-
-
-def forecast_fields(
-    obs: Observations,
-    loaded: LoadedModel,
-    steps: int,
-    *,
-    at: np.datetime64 | None = None,
-    device: torch.device,
-    tile: int = 768,
-    on_progress: ProgressCallback | None = None,
-    factor: int = 1,
-) -> tuple[np.datetime64, np.ndarray]:
-    """Forecast ``steps`` frames after the last frame at or before ``at``.
-
-    Returns:
-        ``(reference_time, fields)`` as :func:`model_forecast` gives them.
-    """
-    index = select_inputs(obs, loaded.in_len, obs.timestep_s, at)
-    fields = model_forecast(
-        loaded,
-        obs.read(index),
-        steps,
-        device=device,
-        tile=tile,
-        on_progress=on_progress,
-        factor=factor,
-        max_rate=obs.max_rate,
-    )
-    return obs.times[index[-1]], fields
-
-
-def write_forecast(
-    obs: Observations,
-    loaded: LoadedModel,
-    reference_time: np.datetime64,
-    fields: np.ndarray,
-    output: Path,
-    *,
-    overwrite: bool = False,
-    pack: bool = False,
-    history: str = "",
-    factor: int = 1,
-    on_progress: ProgressCallback | None = None,
-) -> None:
-    """Write ``fields`` as the CF forecast file of docs/forecast.md section 4 (atomically).
-
-    ``on_progress`` hears of each lead time written (:data:`WRITING`).
-    """
-    steps = fields.shape[0]
-    step = np.timedelta64(obs.timestep_s, "s")
-    valid = reference_time + step * np.arange(1, steps + 1)
-    provenance = {
-        "nowcast_checkpoint": str(loaded.path),
-        "nowcast_checkpoint_sha256": loaded.sha256,
-        "nowcast_input_frames": np.int32(loaded.in_len),
-        "nowcast_timestep_seconds": np.int32(obs.timestep_s),
-        "nowcast_block_pixels": np.int32(factor),
-        "nowcast_model_frame": loaded.frame,
-        "nowcast_calibrated": np.int32(loaded.blend is not None),
-    }
-    with ForecastWriter(
-        output,
-        obs.grid,
-        loaded.variable,
-        reference_time,
-        valid,
-        overwrite=overwrite,
-        pack=pack,
-        source=f"nowcast {__version__}; model {loaded.checkpoint['model']['name']} "
-        f"({loaded.path.name})",
-        history=history,
-        comment=f"Deterministic nowcast from the last {loaded.in_len} frames of {obs.source}",
-        provenance=provenance,
-    ) as writer:
-        for i in range(steps):
-            writer.write_step(i, fields[i])
-            if on_progress:
-                on_progress(WRITING, i + 1, steps)
-
-
-def run_forecast(
-    obs: Observations,
-    loaded: LoadedModel,
-    steps: int,
-    output: Path,
-    *,
-    at: np.datetime64 | None = None,
-    device: torch.device,
-    overwrite: bool = False,
-    pack: bool = False,
-    history: str = "",
-    tile: int = 768,
-    on_progress: ProgressCallback | None = None,
-    scale_km: float | None = None,
-    inputs: Sequence[Path] = (),
-) -> ForecastSummary:
-    """Forecast and write; return what the command reports.
-
-    ``scale_km`` is the working grid (:mod:`nowcast.forecasting.scale`); ``None``
-    takes the model's own, 0 the data's grid. ``on_progress`` hears of the
-    motion fit, each tile and each lead time written. ``inputs`` are the files
-    the observations were read from: ``output`` is checked before any work,
-    and may not be one of them.
-    """
-    check_variable(obs, loaded)
-    check_forecast_size(obs.grid.shape, steps, available_bytes())
-    from nowcast.io.writers.atomic import check_output
-
-    check_output(output, overwrite, inputs)
-    factor = working_factor(obs.grid, scale_km, loaded.scale_km)
-    start = time.perf_counter()
-    reference, fields = forecast_fields(
-        obs, loaded, steps, at=at, device=device, tile=tile, on_progress=on_progress, factor=factor
-    )
-    write_forecast(
-        obs,
-        loaded,
-        reference,
-        fields,
-        output,
-        overwrite=overwrite,
-        pack=pack,
-        history=history,
-        factor=factor,
-        on_progress=on_progress,
-    )
-    peak = float(np.nanmax(fields)) if np.isfinite(fields).any() else float("nan")
-    seconds = time.perf_counter() - start
-    return ForecastSummary(output, steps, obs.grid.shape, reference, peak, seconds, factor)

@@ -29,22 +29,25 @@ def _sampling_grid(displacement: Tensor) -> Tensor:
     return torch.stack((gx, gy), dim=-1)
 
 
-def warp(fields: Tensor, displacement: Tensor, padding: str = "zeros") -> Tensor:
-    """Read ``fields`` ``(B, C, H, W)`` at ``x - displacement(x)`` (bilinear).
+def warp(
+    fields: Tensor, displacement: Tensor, padding: str = "zeros", mode: str = "bilinear"
+) -> Tensor:
+    """Read ``fields`` ``(B, C, H, W)`` at ``x - displacement(x)``.
 
     Args:
         fields: The fields to move; any floating dtype (computed in float32).
         displacement: ``(B, 2, H, W)`` pixels (columns, rows).
         padding: What lies outside the grid: ``"zeros"`` (no rain) or
             ``"border"`` (the nearest edge value, for velocities).
+        mode: ``"bilinear"`` reads between pixels; ``"nearest"`` takes the
+            nearest pixel's value, so the moved field keeps the values (and
+            their distribution) of the original.
 
     Returns:
         ``(B, C, H, W)`` in the dtype of ``fields``.
     """
     grid = _sampling_grid(displacement.float())
-    moved = F.grid_sample(
-        fields.float(), grid, mode="bilinear", padding_mode=padding, align_corners=True
-    )
+    moved = F.grid_sample(fields.float(), grid, mode=mode, padding_mode=padding, align_corners=True)
     return moved.to(fields.dtype)
 
 

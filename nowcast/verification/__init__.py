@@ -20,16 +20,19 @@ from nowcast.verification.baselines import (
 from nowcast.verification.categorical import ContingencyTable, scores_from_counts
 from nowcast.verification.continuous import ContinuousScores, FrameScores, psnr, ssim
 from nowcast.verification.fss import FractionsSkillScore, scales_to_pixels
+from nowcast.verification.probabilistic import EnsembleScores
 from nowcast.verification.report import (
     categorical_rows,
     continuous_rows,
     write_csv,
     write_summary_json,
 )
+from nowcast.verification.steps_baseline import steps_forecast
 
 __all__ = [
     "ContingencyTable",
     "ContinuousScores",
+    "EnsembleScores",
     "FractionsSkillScore",
     "FrameScores",
     "categorical_rows",
@@ -41,6 +44,7 @@ __all__ = [
     "scales_to_pixels",
     "scores_from_counts",
     "ssim",
+    "steps_forecast",
     "write_csv",
     "write_summary_json",
 ]

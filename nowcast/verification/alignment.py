@@ -11,6 +11,7 @@ the observations' orientation.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,13 @@ from nowcast.io.writers.forecast import ForecastFile
 TOLERANCE = 0.01
 
 
-def aligned_fields(forecast: ForecastFile, grid: Grid, path: Path) -> tuple[np.ndarray, list[str]]:
-    """The forecast's fields on the observations' ``grid``, and notes on what was flipped.
+def aligned_forecast(
+    forecast: ForecastFile, grid: Grid, path: Path
+) -> tuple[ForecastFile, list[str]]:
+    """The forecast placed on the observations' ``grid``, and notes on what was flipped.
+
+    Its deterministic fields and its members (an ensemble file) are flipped alike,
+    so both lie on the observations' cells; the result's grid is ``grid``.
 
     Raises:
         InputError: when the shapes, projections or cell centres differ.
@@ -35,15 +41,16 @@ def aligned_fields(forecast: ForecastFile, grid: Grid, path: Path) -> tuple[np.n
         raise InputError(f"{path}: grid {theirs.shape} differs from the observations' {grid.shape}")
     _check_projection(theirs, grid, path)
     dy, dx = grid.spacing
-    fields, notes = forecast.fields, []
+    fields, members, notes = forecast.fields, forecast.members, []
     for axis, name, stored, wanted, cell in (
         (-2, "y", theirs.y, grid.y, dy),
         (-1, "x", theirs.x, grid.x, dx),
     ):
         if _flipped(stored, wanted, cell, name, path, grid.is_projected):
             fields = np.flip(fields, axis)
+            members = None if members is None else np.flip(members, axis)
             notes.append(f"{path.name}: {name} runs the other way; flipped to the observations'")
-    return fields, notes
+    return replace(forecast, fields=fields, members=members, grid=grid), notes
 
 
 def _check_projection(theirs: Grid, ours: Grid, path: Path) -> None:

@@ -7,15 +7,19 @@
   ``pip install "nowcast[baselines]"`` (pysteps and OpenCV).
 
 Both take rain rates in mm h-1 with NaN outside the radar coverage and
-return arrays ``(steps, ny, nx)``.
+return arrays ``(steps, ny, nx)``. pySTEPS' STEPS ensemble, the third
+baseline, is in :mod:`nowcast.verification.steps_baseline` and uses the same
+motion (:func:`lk_motion`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import warnings
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,13 +32,20 @@ RAIN_THRESHOLD = 0.1
 """mm h-1; weaker rates are set to the dBR floor before the motion is estimated."""
 DBR_FLOOR = -15.0
 """dBR given to dry pixels, as in the pySTEPS examples (10 log10(R / 1 mm h-1))."""
+MOTION_CHUNK_PIXELS = 2**16
+"""Most grid pixels pySTEPS interpolates motion vectors onto at once (about 85 MB)."""
 
 
-def _check_steps(steps: int) -> int:
+def check_steps(steps: int) -> int:
     """Return ``steps`` as an int, raising ConfigError when it is below 1."""
     if int(steps) < 1:
         raise ConfigError(f"the number of forecast steps must be at least 1, got {steps}")
     return int(steps)
+
+
+def float_dtype(data: np.ndarray) -> np.dtype[np.floating[Any]]:
+    """The dtype a baseline returns for input ``data``: its own if floating, else float64."""
+    return data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
 
 
 def persistence_forecast(last_frame: np.ndarray, steps: int) -> np.ndarray:
@@ -50,7 +61,7 @@ def persistence_forecast(last_frame: np.ndarray, steps: int) -> np.ndarray:
     frame = np.asarray(last_frame)
     if frame.ndim != 2:
         raise InputError(f"persistence needs one 2-D frame (ny, nx), got shape {frame.shape}")
-    n_steps = _check_steps(steps)
+    n_steps = check_steps(steps)
     # np.array copies: torch takes no negative strides and warns on read-only arrays
     frames = torch.from_numpy(np.array(frame))[None, None, None]  # (B, T, C, ny, nx)
     return repeat_last_frame(frames, n_steps)[0, :, 0].numpy()
@@ -111,6 +122,57 @@ def _motion_frames(frames: np.ndarray) -> np.ndarray:
     return frames[start:]
 
 
+def lk_motion(frames: np.ndarray) -> np.ndarray:
+    """Lucas-Kanade motion of rain-rate frames (pySTEPS), shared by the pySTEPS baselines.
+
+    Estimated on the frames in dBR (:func:`rain_to_dbr`), pooled over all
+    consecutive pairs of the trailing frames that hold data; with fewer than
+    two such frames the motion is zero.
+
+    Args:
+        frames: Rain rates ``(T, ny, nx)``, mm h-1, NaN = no data.
+
+    Returns:
+        Velocity ``(2, ny, nx)`` (x then y component) in pixels per time step.
+
+    Raises:
+        NowcastError: If pysteps or OpenCV is missing (with the install hint).
+    """
+    motion, _ = _import_pysteps()
+    usable = _motion_frames(frames)
+    if usable.shape[0] < 2:
+        return np.zeros((2, *frames.shape[1:]))
+    with warnings.catch_warnings():
+        # pySTEPS warns on a singular matrix in its outlier detection and carries on, and
+        # numpy warns there when too few features are tracked (rain that does not move); a
+        # scoring run over many start times would print them again and again.
+        warnings.filterwarnings("ignore", message=".*during outlier detection")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        chunks = {"nchunks": motion_chunks(frames.shape[-2:])}
+        return motion.get_method("LK")(rain_to_dbr(usable), verbose=False, interp_kwargs=chunks)
+
+
+def motion_chunks(shape: tuple[int, ...]) -> int:
+    """How many pieces pySTEPS interpolates the motion vectors onto the grid in.
+
+    Its inverse-distance interpolation holds about 1.3 kB per target pixel at
+    once (distances, indices and weights of 20 neighbours, and their vectors):
+    5 GB on a 2200 x 1900 grid in one piece. Its own default of 4 pieces holds
+    only for the first call in a process: the decorator replaces that default
+    with its square root (4, then 2, then 1), so every later start time of an
+    evaluation interpolated the whole grid at once. Passed explicitly, the
+    count holds at every call. Each pixel's neighbours and weights are its
+    own, so the motion does not depend on the count, and small pieces cost no
+    measurable time (one neighbour search per pixel either way).
+
+    Returns:
+        A square number of pieces (pySTEPS splits x and y by its root), each
+        of at most about :data:`MOTION_CHUNK_PIXELS` pixels.
+    """
+    side = math.ceil(math.sqrt(shape[-2] * shape[-1] / MOTION_CHUNK_PIXELS))
+    return max(side, 1) ** 2
+
+
 def extrapolation_forecast(frames: np.ndarray, steps: int) -> np.ndarray:
     """Advect the last frame with the motion of the input sequence (pySTEPS).
 
@@ -137,22 +199,14 @@ def extrapolation_forecast(frames: np.ndarray, steps: int) -> np.ndarray:
     data = np.asarray(frames)
     if data.ndim != 3 or data.shape[0] < 2:
         raise InputError(f"extrapolation needs frames (T >= 2, ny, nx), got shape {data.shape}")
-    n_steps = _check_steps(steps)
-    motion, extrapolation = _import_pysteps()
-    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
+    n_steps = check_steps(steps)
+    _, extrapolation = _import_pysteps()
+    dtype = float_dtype(data)
     last = data[-1].astype(np.float64)
     coverage = np.isfinite(last)
     if not coverage.any():
         return np.full((n_steps, *last.shape), np.nan, dtype=dtype)
-    usable = _motion_frames(data)
-    if usable.shape[0] >= 2:
-        with warnings.catch_warnings():
-            # pySTEPS warns on a singular matrix in its outlier detection and carries on; a
-            # scoring run over many start times would print it again and again.
-            warnings.filterwarnings("ignore", message=".*during outlier detection")
-            velocity = motion.get_method("LK")(rain_to_dbr(usable), verbose=False)
-    else:
-        velocity = np.zeros((2, *last.shape))
+    velocity = lk_motion(data)
     advect = extrapolation.get_method("semilagrangian")
     forecast = advect(last, velocity, n_steps, outval=np.nan, allow_nonfinite_values=True)
     forecast[:, ~coverage] = np.nan

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ from nowcast.models.device import select_device
 from nowcast.synthetic.sample import sample_path
 from nowcast.verification.fss import scales_to_pixels
 from nowcast.verification.methods import baseline_methods, forecast_file_method, model_method
-from nowcast.verification.outputs import score_rows, write_outputs
+from nowcast.verification.outputs import probabilistic_score_rows, score_rows, write_outputs
+from nowcast.verification.probabilistic import check_members
+from nowcast.verification.probabilistic_report import brier_skill_rows
 from nowcast.verification.report import Row
 from nowcast.verification.run import (
     Evaluation,
@@ -65,17 +67,26 @@ class EvaluateRequest:
     device: str = "auto"
     scale_km: float | None = None
     frame: str | None = None
+    #: Members per ensemble forecast: 0 = deterministic scores only, else at least 2.
+    members: int = 0
 
 
 @dataclass
 class EvaluateResult:
-    """Scores, rows, written files and the one-line headline."""
+    """Scores, rows, written files and the one-line headline.
+
+    ``probabilistic`` (rows of ``probabilistic.csv``) and ``brier_skill``
+    (Brier skill against persistence and ``steps``) are empty unless some
+    method was scored with members.
+    """
 
     evaluation: Evaluation
     categorical: list[Row]
     continuous: list[Row]
     paths: dict[str, Path]
     headline: str
+    probabilistic: list[Row] = field(default_factory=list)
+    brier_skill: list[Row] = field(default_factory=list)
 
 
 def _time(text: str | None) -> np.datetime64 | None:
@@ -143,6 +154,11 @@ def _scales(request: EvaluateRequest, obs: Observations) -> list[int]:
     return scales_to_pixels(request.scales_km, pixel_m)
 
 
+def _pixel_km(obs: Observations) -> float | None:
+    """Grid spacing in km for pySTEPS' STEPS; None on a pixel grid (no metres)."""
+    return obs.grid.spacing[1] / 1000.0 if obs.grid.is_projected else None
+
+
 def run_evaluation(
     request: EvaluateRequest, on_start: Callable[[int, int], Any] | None = None
 ) -> EvaluateResult:
@@ -151,7 +167,8 @@ def run_evaluation(
     With ``output_dir`` None nothing is written (the Python API returns the scores).
 
     Raises:
-        ConfigError: for a threshold or an FSS scale that is not a number > 0.
+        ConfigError: for a threshold or an FSS scale that is not a number > 0, or
+            ``members`` below 0 or of exactly 1.
         InputError, CheckpointError: for unusable observations, models or forecast files.
         OutputError: when ``request.output_dir`` cannot be created or written
             (checked before any scoring, created only when the files are written).
@@ -159,6 +176,7 @@ def run_evaluation(
     if request.thresholds is not None:
         positive_numbers(request.thresholds, "--thresholds")
     positive_numbers(request.scales_km, "--scales")
+    check_members(request.members, "--members")
     if request.output_dir is not None:
         check_future_folder(request.output_dir)
     if request.forecast is not None:
@@ -168,7 +186,13 @@ def run_evaluation(
     loaded = [load_model(resolve_model(spec), device, request.frame) for spec in specs]
     obs, notes, begin, end = _observations(request, loaded)
     methods = _model_methods(request, loaded, obs, device, notes)
-    methods += baseline_methods(request.baselines, notes)
+    methods += baseline_methods(
+        request.baselines,
+        notes,
+        timestep_s=obs.timestep_s,
+        pixel_km=_pixel_km(obs),
+        members=request.members,
+    )
     steps = request.steps or max(m.out_len for m in loaded)
     in_len = max(m.in_len for m in methods)
     starts = restrict_period(obs, valid_starts(obs, in_len, steps), steps, begin, end)
@@ -204,12 +228,43 @@ def _evaluate_file(
     notes: list[str] = []
     method, start, steps = forecast_file_method(forecast, obs, notes)
     steps = min(steps, request.steps or steps)
-    methods = [method] + baseline_methods(request.baselines, notes)
+    request = replace(request, members=_file_members(request, obs, method, start, steps, notes))
+    methods = [method] + baseline_methods(
+        request.baselines,
+        notes,
+        timestep_s=obs.timestep_s,
+        pixel_km=_pixel_km(obs),
+        members=request.members,
+    )
     if start + 1 < max(m.in_len for m in methods):
         methods = [m for m in methods if m.in_len <= start + 1]
         notes.append("some baselines skipped: too few observed frames before the reference time")
     provenance = {"data": obs.source, "forecast": str(forecast)}
     return _score(request, obs, methods, np.array([start]), steps, notes, provenance, on_start)
+
+
+def _file_members(
+    request: EvaluateRequest,
+    obs: Observations,
+    method: Method,
+    start: int,
+    steps: int,
+    notes: list[str],
+) -> int:
+    """``--members``, or without it the member count of a forecast file that holds members.
+
+    A file's members are scored without asking; an ensemble baseline (``steps``)
+    then forecasts as many, so that both are compared on equal terms.
+    """
+    if request.members or method.ensemble is None:
+        return request.members
+    inputs = obs.read(np.arange(start - method.in_len + 1, start + 1))
+    count = int(np.shape(method.ensemble(inputs, steps, 0)[1])[0])  # the file ignores the 0
+    if count < 2:
+        notes.append(f"{method.name} holds {count} member: no probabilistic scores")
+        return 0
+    notes.append(f"{method.name}: scored with its {count} members (no --members given)")
+    return count
 
 
 def _score(
@@ -225,6 +280,13 @@ def _score(
     thresholds = request.thresholds or list(
         RAIN_THRESHOLDS if obs.variable == "rainfall_rate" else INTENSITY_THRESHOLDS
     )
+    members = request.members
+    if members and not any(m.ensemble for m in methods):
+        notes.append(
+            f"--members {members} ignored: none of {', '.join(m.name for m in methods)} "
+            "forecasts members"
+        )
+        members = 0
     evaluation = evaluate(
         obs,
         methods,
@@ -235,14 +297,22 @@ def _score(
         request.scales_km,
         frame_scores=obs.variable == "intensity",
         on_start=on_start,
+        members=members,
     )
     evaluation.notes = notes
     paths = {}
     if request.output_dir is not None:
         paths = write_outputs(evaluation, obs, request.output_dir, provenance)
     categorical, continuous = score_rows(evaluation)
+    probabilistic = probabilistic_score_rows(evaluation)
     return EvaluateResult(
-        evaluation, categorical, continuous, paths, headline(evaluation, categorical, continuous)
+        evaluation,
+        categorical,
+        continuous,
+        paths,
+        headline(evaluation, categorical, continuous),
+        probabilistic,
+        brier_skill_rows(probabilistic),
     )
 
 

@@ -26,7 +26,7 @@ so the result does not depend on the summation order of a moving filter.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -90,14 +90,18 @@ def fss_from_sums(sum_ff: np.ndarray, sum_oo: np.ndarray, sum_fo: np.ndarray) ->
     return out
 
 
-def window_counts(events: np.ndarray, sides: Sequence[int]) -> list[np.ndarray]:
+def window_counts(events: np.ndarray, sides: Sequence[int]) -> Iterator[np.ndarray]:
     """Count event pixels in centred square windows, with zeros outside the grid.
+
+    Each side's counts are made only when asked for, so a caller that uses
+    them one side at a time holds one field of counts, not one per side (on a
+    2200 x 1900 grid each is 33 MB).
 
     Args:
         events: Boolean field ``(ny, nx)``.
         sides: Odd window sides in pixels.
 
-    Returns:
+    Yields:
         One float64 array ``(ny, nx)`` per side holding the (integer, exact)
         number of events in the ``n x n`` window around each pixel.
     """
@@ -109,16 +113,23 @@ def window_counts(events: np.ndarray, sides: Sequence[int]) -> list[np.ndarray]:
     table[1 + pad : 1 + pad + ny, 1 + pad : 1 + pad + nx] = events
     np.cumsum(table, axis=0, out=table)
     np.cumsum(table, axis=1, out=table)
-    counts = []
     for side in sides:
         if side == 1:
-            counts.append(events.astype(np.float64))
-            continue
-        lo = pad - side // 2
-        hi = lo + side
-        band = table[hi : hi + ny] - table[lo : lo + ny]  # (ny, nx + 2 pad + 1)
-        counts.append((band[:, hi : hi + nx] - band[:, lo : lo + nx]).astype(np.float64))
-    return counts
+            yield events.astype(np.float64)
+        else:
+            yield _window_sum(table, pad - side // 2, side, events.shape)
+
+
+def _window_sum(table: np.ndarray, lo: int, side: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Events in the ``side x side`` windows starting ``lo`` cells into a summed-area table.
+
+    A function of its own so that its integer temporaries are freed before
+    the caller (a generator) hands the counts on.
+    """
+    ny, nx = shape
+    hi = lo + side
+    band = table[hi : hi + ny] - table[lo : lo + ny]  # (ny, nx + 2 pad + 1)
+    return (band[:, hi : hi + nx] - band[:, lo : lo + nx]).astype(np.float64)
 
 
 def event_box(events: np.ndarray, margin: int) -> tuple[slice, slice] | None:
@@ -156,14 +167,11 @@ def fraction_sums(
     Returns:
         float64 array ``(3, len(sides))``.
     """
-    fc_counts = window_counts(fc_events, sides)
-    ob_counts = window_counts(ob_events, sides)
     invalid = None if valid.all() else ~valid
     sums = np.zeros((3, len(sides)))
-    for s, side in enumerate(sides):
+    counts = zip(window_counts(fc_events, sides), window_counts(ob_events, sides), strict=True)
+    for s, (side, (cf, co)) in enumerate(zip(sides, counts, strict=True)):
         # fraction = count / side**2; the integer counts keep the sums exact
-        cf = fc_counts[s]
-        co = ob_counts[s]
         if invalid is not None:
             cf[invalid] = 0.0
             co[invalid] = 0.0
@@ -171,6 +179,7 @@ def fraction_sums(
         co = co.ravel()
         sums[:, s] = (np.dot(cf, cf), np.dot(co, co), np.dot(cf, co))
         sums[:, s] /= float(side) ** 4
+        del cf, co  # freed before the next side's counts are made
     return sums
 
 

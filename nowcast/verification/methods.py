@@ -14,23 +14,36 @@ import numpy as np
 import torch
 
 from nowcast.data.observations import Observations
-from nowcast.errors import InputError
+from nowcast.errors import ConfigError, InputError
 from nowcast.forecasting.model_choice import LoadedModel
-from nowcast.forecasting.run import model_forecast
+from nowcast.forecasting.run import model_ensemble, model_forecast
 from nowcast.io.plausible import DEFAULT_MAX_RATE
 from nowcast.io.units import is_mm_per_hour
 from nowcast.io.writers.forecast import ForecastFile, read_forecast
-from nowcast.verification.alignment import aligned_fields
+from nowcast.verification.alignment import aligned_forecast
 from nowcast.verification.baselines import (
+    INSTALL_HINT,
     extrapolation_available,
     extrapolation_forecast,
     persistence_forecast,
 )
-from nowcast.verification.run import Method
+from nowcast.verification.run import EnsemblePredictor, Method
+from nowcast.verification.steps_baseline import (
+    STEPS_FRAMES,
+    StepsFitError,
+    steps_forecast,
+    steps_provenance,
+)
 
 #: Observed frames the optical-flow baseline estimates motion from.
 EXTRAPOLATION_FRAMES = 3
-BASELINES = ("persistence", "extrapolation")
+#: The values of ``--baselines`` (``steps``: pySTEPS' STEPS ensemble, needs ``--members``).
+BASELINES = ("persistence", "extrapolation", "steps")
+#: The note's start when a pySTEPS baseline is skipped for want of pysteps.
+_SKIPPED = {
+    "extrapolation": "optical-flow extrapolation skipped",
+    "steps": "STEPS ensemble skipped",
+}
 
 
 def model_method(
@@ -52,6 +65,11 @@ def model_method(
             loaded, frames, steps, device=device, factor=factor, max_rate=max_rate
         )
 
+    def ensemble(frames: np.ndarray, steps: int, members: int) -> tuple[np.ndarray, np.ndarray]:
+        return model_ensemble(
+            loaded, frames, steps, members, device=device, factor=factor, max_rate=max_rate
+        )
+
     label = name or (
         "convlstm" if loaded.path.parent.name in ("default", "") else loaded.path.parent.name
     )
@@ -62,18 +80,35 @@ def model_method(
         "frame": loaded.frame,
         "calibrated": loaded.blend is not None,
     }
-    return Method(label, predict, loaded.in_len, provenance)
+    return Method(label, predict, loaded.in_len, provenance, ensemble)
 
 
-def baseline_methods(names: Sequence[str], notes: list[str]) -> list[Method]:
-    """Persistence and/or extrapolation; a missing pySTEPS becomes a note, not an error."""
+def baseline_methods(
+    names: Sequence[str],
+    notes: list[str],
+    *,
+    timestep_s: float | None = None,
+    pixel_km: float | None = None,
+    members: int = 0,
+) -> list[Method]:
+    """The named baselines, in order; a missing pySTEPS becomes a note, not an error.
+
+    ``steps`` (pySTEPS' STEPS ensemble) needs the data's cadence ``timestep_s``
+    (seconds), its grid spacing ``pixel_km`` (km; None for a pixel grid, taken
+    as 1 km and noted) and the evaluation's ensemble size ``members``.
+
+    Raises:
+        InputError: For a name not in :data:`BASELINES`.
+        ConfigError: For ``steps`` without members or without ``timestep_s``.
+    """
+    _check_baselines(names, members)
     methods = []
     for name in names:
-        if name not in BASELINES:
-            raise InputError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
         if name == "persistence":
             methods.append(Method("persistence", lambda f, s: persistence_forecast(f[-1], s), 1))
-        elif extrapolation_available():
+        elif not extrapolation_available():
+            notes.append(f"{_SKIPPED[name]}: pysteps is not installed ({INSTALL_HINT})")
+        elif name == "extrapolation":
             methods.append(
                 Method(
                     "extrapolation",
@@ -83,11 +118,50 @@ def baseline_methods(names: Sequence[str], notes: list[str]) -> list[Method]:
                 )
             )
         else:
-            notes.append(
-                "optical-flow extrapolation skipped: pysteps is not installed "
-                '(pip install "nowcast[baselines]")'
-            )
+            methods.append(_steps_method(members, timestep_s, pixel_km, notes))
     return methods
+
+
+def _check_baselines(names: Sequence[str], members: int) -> None:
+    """Refuse unknown names, and ``steps`` without members, before any work is done."""
+    for name in names:
+        if name not in BASELINES:
+            raise InputError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    if "steps" in names and members < 1:
+        raise ConfigError("--baselines steps needs --members M (e.g. --members 20)")
+
+
+def _steps_method(
+    members: int, timestep_s: float | None, pixel_km: float | None, notes: list[str]
+) -> Method:
+    """The method ``steps``: pySTEPS' STEPS ensemble.
+
+    Its deterministic forecast is the mean of its ``members`` members, so its
+    deterministic scores are those of the ensemble mean. Where pySTEPS cannot
+    fit STEPS (rain that neither moves nor changes, e.g. static clutter in a
+    dry scene), every member is the extrapolation forecast, STEPS' limit
+    without evolution; ``summary.json`` counts those start times
+    (``starts_extrapolated``).
+    """
+    if timestep_s is None:
+        raise ConfigError("the steps baseline needs the data's time step")
+    if pixel_km is None:
+        notes.append("steps: a pixel grid without metres; pySTEPS' kmperpixel taken as 1")
+    km = 1.0 if pixel_km is None else pixel_km
+    provenance = steps_provenance(members, km) | {"starts_extrapolated": 0}
+
+    def ensemble(frames: np.ndarray, steps: int, n_members: int) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            forecast = steps_forecast(frames, steps, n_members, timestep_s=timestep_s, pixel_km=km)
+        except StepsFitError:
+            provenance["starts_extrapolated"] += 1
+            forecast = np.repeat(_extrapolate_same_pixels(frames, steps)[None], n_members, axis=0)
+        return forecast.mean(axis=0), forecast
+
+    def predict(frames: np.ndarray, steps: int) -> np.ndarray:
+        return ensemble(frames, steps, members)[0]
+
+    return Method("steps", predict, STEPS_FRAMES, provenance, ensemble)
 
 
 def _extrapolate_same_pixels(frames: np.ndarray, steps: int) -> np.ndarray:
@@ -108,21 +182,25 @@ def forecast_file_method(
 ) -> tuple[Method, int, int]:
     """A CF forecast file (from ``nowcast forecast`` or another tool) as a method.
 
-    The fields are placed on the observations' grid first
-    (:func:`~nowcast.verification.alignment.aligned_fields`). Lead times are scored
+    The fields (and an ensemble's members) are placed on the observations' grid first
+    (:func:`~nowcast.verification.alignment.aligned_forecast`). Lead times are scored
     up to the first one without an observed frame; ``notes`` gets a line on each
-    flipped axis and on the lead times left unscored, and why.
+    flipped axis, on the lead times left unscored, and why, and on a deterministic
+    field the reader had to make (the member mean).
 
     Returns:
         ``(method, start_index, steps)``: the index in ``obs`` of the file's
-        reference time, and the number of lead times to score.
+        reference time, and the number of lead times to score. The method's
+        ``predict`` gives the file's deterministic fields; for an ensemble file its
+        ``ensemble`` gives those and the file's members (however many are asked for).
 
     Raises:
         InputError: unknown layout, another grid, or valid times not in ``obs``.
     """
-    forecast = _checked_forecast(path, obs)
-    fields, flipped = aligned_fields(forecast, obs.grid, path)
+    forecast, flipped = aligned_forecast(_checked_forecast(path, obs), obs.grid, path)
     notes += flipped
+    notes += forecast.notes
+    fields = forecast.fields
     valid = forecast.valid_times
     reference = forecast.reference(obs.timestep_s)
     matches = np.searchsorted(obs.times, np.concatenate([[reference], valid]))
@@ -141,7 +219,23 @@ def forecast_file_method(
     def predict(_frames: np.ndarray, n: int) -> np.ndarray:
         return fields[:n]
 
-    return Method(path.stem, predict, 1, {"forecast_file": str(path)}), int(matches[0]), steps
+    method = Method(path.stem, predict, 1, {"forecast_file": str(path)})
+    if forecast.members is not None:
+        method.ensemble = _file_members(fields, forecast.members)
+        method.provenance["members"] = forecast.member_count
+    return method, int(matches[0]), steps
+
+
+def _file_members(fields: np.ndarray, members: np.ndarray) -> EnsemblePredictor:
+    """The ensemble of a forecast file: its first ``n`` lead times, every member it holds.
+
+    A file's members are fixed, so the member count asked for is ignored.
+    """
+
+    def ensemble(_frames: np.ndarray, n: int, _count: int) -> tuple[np.ndarray, np.ndarray]:
+        return fields[:n], members[:, :n]
+
+    return ensemble
 
 
 def _unscored_leads(path: Path, valid: np.ndarray, reference: np.datetime64, steps: int) -> str:

@@ -10,7 +10,14 @@ import numpy as np
 
 from nowcast import __version__
 from nowcast.data.observations import Observations
-from nowcast.verification.plots import plot_example, plot_score_vs_lead
+from nowcast.verification.plots import lead_columns, plot_example, plot_score_vs_lead
+from nowcast.verification.probabilistic import EnsembleScores
+from nowcast.verification.probabilistic_plots import plot_rank_histograms, plot_reliability
+from nowcast.verification.probabilistic_report import (
+    brier_skill_rows,
+    ensemble_columns,
+    probabilistic_rows,
+)
 from nowcast.verification.report import (
     Row,
     categorical_rows,
@@ -35,10 +42,60 @@ def score_rows(evaluation: Evaluation) -> tuple[list[Row], list[Row]]:
             scales_km=evaluation.scales_km,
         )
         rows = continuous_rows(method.name, evaluation.lead_times_s, acc.continuous, acc.frames)
-        for row, excluded in zip(rows, acc.categorical.n_excluded, strict=True):
+        ensemble = ensemble_columns(len(rows), acc.probabilistic)
+        for row, excluded, extra in zip(rows, acc.categorical.n_excluded, ensemble, strict=True):
             row["n_excluded"] = int(excluded)  # pixels NaN in the forecast or the observation
+            row.update(extra)  # crps, spread_skill: empty unless scored with 2 members or more
         continuous += rows
     return categorical, continuous
+
+
+def ensemble_scores(evaluation: Evaluation) -> dict[str, EnsembleScores]:
+    """The probabilistic accumulator of every method scored with members, in method order."""
+    scored = {m.name: evaluation.scores[m.name].probabilistic for m in evaluation.methods}
+    return {name: acc for name, acc in scored.items() if acc is not None}
+
+
+def probabilistic_score_rows(evaluation: Evaluation) -> list[Row]:
+    """``probabilistic.csv`` rows of every method scored with members (none without)."""
+    rows: list[Row] = []
+    for name, acc in ensemble_scores(evaluation).items():
+        rows += probabilistic_rows(name, evaluation.lead_times_s, acc)
+    return rows
+
+
+def _probabilistic_summary(evaluation: Evaluation, rows: list[Row]) -> dict[str, Any]:
+    """What ``summary.json`` adds for the probabilistic scores (nothing without members)."""
+    scores = ensemble_scores(evaluation)
+    if not scores:
+        return {}
+    return {
+        "members_requested": evaluation.members,
+        "members": {name: acc.members for name, acc in scores.items()},
+        "probabilistic": rows,
+        "brier_skill": brier_skill_rows(rows),
+        "rank_histograms": {
+            name: acc.rank_counts for name, acc in scores.items() if acc.is_ensemble
+        },
+        "reliability": {
+            name: {"forecasts": acc.reliability()[0], "events": acc.reliability()[1]}
+            for name, acc in scores.items()
+        },
+    }
+
+
+def _probabilistic_files(
+    evaluation: Evaluation, rows: list[Row], output_dir: Path, units: str
+) -> dict[str, Path]:
+    """``probabilistic.csv`` and, for ensembles of 2 members or more, the two PNGs."""
+    if not rows:
+        return {}
+    paths = {"probabilistic": write_csv(rows, output_dir / "probabilistic.csv")}
+    scores = ensemble_scores(evaluation)
+    if any(acc.is_ensemble for acc in scores.values()):
+        paths["reliability"] = plot_reliability(scores, output_dir / "reliability.png", units)
+        paths["rank_histogram"] = plot_rank_histograms(scores, output_dir / "rank_histogram.png")
+    return paths
 
 
 def _versions() -> dict[str, str]:
@@ -62,13 +119,20 @@ def _versions() -> dict[str, str]:
 def write_outputs(
     evaluation: Evaluation, obs: Observations, output_dir: Path, provenance: dict[str, Any]
 ) -> dict[str, Path]:
-    """Write ``categorical.csv``, ``continuous.csv``, ``summary.json`` and the PNG plots."""
+    """Write ``categorical.csv``, ``continuous.csv``, ``summary.json`` and the PNG plots.
+
+    With members, also ``probabilistic.csv``, ``reliability.png`` and
+    ``rank_histogram.png`` (:func:`_probabilistic_files`).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     categorical, continuous = score_rows(evaluation)
+    probabilistic = probabilistic_score_rows(evaluation)
     paths = {
         "categorical": write_csv(categorical, output_dir / "categorical.csv"),
         "continuous": write_csv(continuous, output_dir / "continuous.csv"),
     }
+    units = "mm h-1" if obs.variable == "rainfall_rate" else "1"
+    paths.update(_probabilistic_files(evaluation, probabilistic, output_dir, units))
     starts = evaluation.start_times
     payload = {
         **provenance,
@@ -85,9 +149,9 @@ def write_outputs(
         "versions": _versions(),
         "categorical": categorical,
         "continuous": continuous,
+        **_probabilistic_summary(evaluation, probabilistic),
     }
     paths["summary"] = write_summary_json(output_dir / "summary.json", payload)
-    units = "mm h-1" if obs.variable == "rainfall_rate" else "1"
     paths["csi"] = plot_score_vs_lead(
         categorical, "csi", output_dir / "csi_vs_lead.png", units=units
     )
@@ -95,13 +159,14 @@ def write_outputs(
         continuous, "mse", output_dir / "mse_vs_lead.png", units=units
     )
     if evaluation.example_start is not None:
+        leads = lead_columns(len(evaluation.lead_times_s))
         observed, forecasts = example_fields(
-            obs, evaluation.methods, evaluation.example_start, len(evaluation.lead_times_s)
+            obs, evaluation.methods, evaluation.example_start, len(evaluation.lead_times_s), leads
         )
         paths["example"] = plot_example(
             observed,
             forecasts,
-            evaluation.lead_times_s,
+            [evaluation.lead_times_s[k] for k in leads],
             output_dir / "example.png",
             units=units,
             start=obs.times[evaluation.example_start],

@@ -33,6 +33,8 @@ from nowcast.plotting import (
 
 #: Lead-time tick spacings (times a power of ten): every 5, 10, 15 or 30 minutes, never 8 or 7.5.
 MINUTE_STEPS = [1, 1.5, 3, 5, 10]
+#: Lead times the example plot shows at most (its columns).
+EXAMPLE_COLUMNS = 4
 #: Axis labels of the scores without units (the rest: :func:`score_label`).
 SCORE_NAMES = {
     "csi": "CSI (critical success index)",
@@ -55,8 +57,12 @@ def _plain_colour_map(values: Sequence[np.ndarray]) -> tuple[Colormap, Normalize
     return cmap, Normalize(vmin=min(bottom, 0.0), vmax=max(top, bottom + 1e-6))
 
 
-def _lead_columns(n_leads: int, max_columns: int) -> list[int]:
-    """Up to ``max_columns`` lead indices spread evenly, always ending with the last."""
+def lead_columns(n_leads: int, max_columns: int = EXAMPLE_COLUMNS) -> list[int]:
+    """Up to ``max_columns`` lead indices spread evenly, always ending with the last.
+
+    The example plot's columns; the evaluation keeps only these leads of the
+    example forecasts (:func:`~nowcast.verification.run.example_fields`).
+    """
     if n_leads <= max_columns:
         return list(range(n_leads))
     return sorted({int(round(v)) for v in np.linspace(0, n_leads - 1, max_columns)})
@@ -96,7 +102,7 @@ def plot_example(
     lead_times_s: Sequence[int],
     path: str | os.PathLike[str],
     units: str = "mm h-1",
-    max_columns: int = 4,
+    max_columns: int = EXAMPLE_COLUMNS,
     dpi: int = 100,
     start: np.datetime64 | None = None,
 ) -> Path:
@@ -124,7 +130,7 @@ def example_figure(
     forecasts: Mapping[str, np.ndarray],
     lead_times_s: Sequence[int],
     units: str = "mm h-1",
-    max_columns: int = 4,
+    max_columns: int = EXAMPLE_COLUMNS,
     start: np.datetime64 | None = None,
 ) -> Figure:
     """Observation and forecasts side by side for a few lead times, one colour scale.
@@ -145,7 +151,7 @@ def example_figure(
             raise InputError(f"{name} frames have shape {frames.shape}, expected {obs.shape}")
     if len(lead_times_s) != obs.shape[0]:
         raise InputError(f"got {len(lead_times_s)} lead times for {obs.shape[0]} frames")
-    columns = _lead_columns(obs.shape[0], max_columns)
+    columns = lead_columns(obs.shape[0], max_columns)
     rain = is_mm_per_hour(units)
     cmap: Colormap
     norm: Normalize

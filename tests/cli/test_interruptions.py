@@ -31,9 +31,9 @@ from nowcast.io.writers.forecast import ForecastWriter
 write_step = ForecastWriter.write_step
 
 
-def slow_write_step(self, index, values):
+def slow_write_step(self, index, values, members=None):
     time.sleep(0.2)
-    write_step(self, index, values)
+    write_step(self, index, values, members)
 
 
 ForecastWriter.write_step = slow_write_step

@@ -16,6 +16,7 @@ from nowcast.forecasting.blend import (
     combine,
     fit_weights,
 )
+from nowcast.forecasting.ensemble import moved_observations
 
 
 def _parts(seed: int = 0, steps: int = 3, rho: float = 0.5) -> Components:
@@ -23,7 +24,8 @@ def _parts(seed: int = 0, steps: int = 3, rho: float = 0.5) -> Components:
     advected = rng.gamma(1.0, 2.0, (steps, 6, 7)).astype(np.float32)
     network = (advected + rng.normal(0.0, 1.0, advected.shape)).astype(np.float32)
     detail = rng.normal(0.0, 0.5, advected.shape).astype(np.float32)
-    return Components(advected, network, detail, rho)
+    last = np.concatenate([advected[:1], advected])  # an eulerian model's observations
+    return Components(advected, network, detail, rho, moved_observations(last, None, steps))
 
 
 def test_without_weights_the_detail_is_damped_by_rho_per_lead() -> None:

@@ -14,8 +14,9 @@ from nowcast.cli import app
 from nowcast.data.observations import load_observations
 from nowcast.forecasting.blend import combine
 from nowcast.forecasting.calibrate import calibrate
+from nowcast.forecasting.ensemble import sharpen
 from nowcast.forecasting.model_choice import load_model
-from nowcast.forecasting.run import forecast_components
+from nowcast.forecasting.run import forecast_components, network_forecast
 from nowcast.training.checkpoint import load_checkpoint
 from tests.forecasting.conftest import write_checkpoint
 
@@ -65,10 +66,14 @@ def test_calibrated_copy_holds_the_weights_and_forecasts_use_them(
         assert int(fc.attrs["nowcast_calibrated"]) == 1
     loaded = load_model(out, CPU)
     obs = load_observations([str(obs_file)])
-    parts = forecast_components(loaded, obs.read(np.arange(8, 12)), 4, device=CPU, factor=2)
+    raw = obs.read(np.arange(8, 12))
+    parts = forecast_components(loaded, raw, 4, device=CPU, factor=2)
     expected = combine(parts, loaded.blend)
+    network, moved = network_forecast(loaded, raw, 4, device=CPU, factor=2)
     covered = np.isfinite(forecast)
-    np.testing.assert_allclose(forecast[covered], expected[covered], atol=1e-4)
+    np.testing.assert_allclose(network[covered], expected[covered], atol=1e-4)
+    # the file holds that forecast, probability-matched to the moving observations
+    np.testing.assert_allclose(forecast[covered], sharpen(network, moved)[covered], atol=1e-4)
     assert not np.allclose(expected, combine(parts, None), atol=0.05)
 
 

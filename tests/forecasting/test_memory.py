@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from nowcast.cli import app
 from nowcast.errors import ConfigError
-from nowcast.forecasting import run as forecasting_run
+from nowcast.forecasting import to_file
 from nowcast.forecasting.memory import available_bytes, check_forecast_size, forecast_bytes
 
 runner = CliRunner()
@@ -71,7 +71,7 @@ def test_not_even_one_step_and_no_steps_at_all() -> None:
 def test_the_forecast_command_refuses_before_any_work(
     obs_file: Path, ckpt_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forecasting_run, "available_bytes", lambda: GIB)
+    monkeypatch.setattr(to_file, "available_bytes", lambda: GIB)
     out = obs_file.parent / "fc.nc"
     result = runner.invoke(
         app,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from nowcast.errors import ConfigError, InputError, NowcastError
+from nowcast.verification import baselines
 from nowcast.verification.baselines import (
     INSTALL_HINT,
     extrapolation_available,
     extrapolation_forecast,
+    lk_motion,
+    motion_chunks,
     persistence_forecast,
     rain_to_dbr,
 )
@@ -93,6 +97,33 @@ def test_extrapolation_without_rain_or_data() -> None:
     assert np.isnan(extrapolation_forecast(empty, 2)).all()
     with pytest.raises(InputError):
         extrapolation_forecast(dry[:1], 2)
+
+
+def test_motion_chunks_are_square_and_bounded() -> None:
+    assert motion_chunks((96, 96)) == 1
+    assert motion_chunks((765, 700)) == 9  # 535,500 pixels: 3 x 3 pieces
+    assert motion_chunks((2200, 1900)) == 64  # 4.18 M pixels: 8 x 8 pieces of under 2**16
+
+
+@needs_pysteps
+def test_motion_interpolation_stays_in_pieces_at_every_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pySTEPS' own default of 4 pieces decays to 1 after its first call, so each later
+    # start time of an evaluation interpolated the whole grid at once (5 GB on 2200 x 1900).
+    frames = np.stack([_blobs(2 * t, t) for t in range(3)])
+    whole = lk_motion(frames)  # 96 x 96 pixels: one piece
+    monkeypatch.setattr(baselines, "MOTION_CHUNK_PIXELS", SIZE * SIZE // 16)
+    one_piece_bytes = SIZE * SIZE * 1280  # ~1.3 kB per pixel: 20 neighbours and their vectors
+    for _ in range(3):
+        tracemalloc.start()
+        try:
+            motion = lk_motion(frames)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < one_piece_bytes / 4
+        np.testing.assert_array_equal(motion, whole)  # the pieces do not change the motion
 
 
 def test_missing_pysteps_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from nowcast.io.grid import Grid
 from nowcast.io.ingest.summary import FrameCounts, FrameStats, frame_counts
 from nowcast.io.writers import CanonicalWriter
-from nowcast.io.writers.chunks import compress_frame
+from nowcast.io.writers.chunks import compress_frame, compress_threads
 
 
 def latlon_in_background(
@@ -67,7 +67,7 @@ class ParallelWriter:
 
     def __init__(self, writer: CanonicalWriter, workers: int = 0) -> None:
         self.writer = writer
-        count = workers or max(1, min(4, os.cpu_count() or 1))
+        count = workers or compress_threads()
         self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(maxsize=2 * count)
         self._error: BaseException | None = None
         self._counts: dict[int, FrameCounts] = {}

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import netCDF4
 import numpy as np
 
@@ -73,12 +72,9 @@ class CanonicalWriter(AtomicNetcdf):
         self._attrs: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._stored = 0
-        self._h5: h5py.File | None = None
         with self.removed_on_error():
             self._define(grid, variable, with_bounds, with_sequence, source, history, title)
-            self.nc.close()
-            self._h5 = h5py.File(self.tmp, "r+")
-            self._data = self._h5[variable]
+            self._data = self.open_hdf5()[variable]
 
     @property
     def needs_latlon(self) -> bool:
@@ -207,10 +203,10 @@ class CanonicalWriter(AtomicNetcdf):
         Compressed with the filters netCDF-C gave the variables (shuffle +
         deflate); any thread may do this while frames are being written.
         """
-        assert self._h5 is not None, "lat/lon chunks are compressed before the file is closed"
+        assert self.h5 is not None, "lat/lon chunks are compressed before the file is closed"
         items = []
         for name, array in zip(("lat", "lon"), values, strict=True):
-            dataset = self._h5[name]
+            dataset = self.h5[name]
             for offset, block in chunk_blocks(array, dataset.chunks, dataset.fillvalue):
                 items.append((name, offset, shuffle_deflate(block)))
         return items
@@ -219,10 +215,10 @@ class CanonicalWriter(AtomicNetcdf):
         self, items: list[tuple[str, tuple[int, ...], tuple[int, bytes]]]
     ) -> None:
         """Store what :meth:`compress_latlon` made (after the frames, for a reproducible file)."""
-        assert self._h5 is not None, "lat/lon chunks are stored before the file is closed"
+        assert self.h5 is not None, "lat/lon chunks are stored before the file is closed"
         with self._lock:
             for name, offset, (filter_mask, payload) in items:
-                self._h5[name].id.write_direct_chunk(offset, payload, filter_mask)
+                self.h5[name].id.write_direct_chunk(offset, payload, filter_mask)
         self._latlon_pending = False
 
     def chunk(self, index: int) -> tuple[int, bytes]:
@@ -248,8 +244,8 @@ class CanonicalWriter(AtomicNetcdf):
             raise RuntimeError(f"{self.count - self._stored} reserved frame(s) never stored")
         if self._latlon_pending:
             raise RuntimeError("lat/lon were left for later and never stored")
-        if self._h5 is not None:
-            self._h5.close()
+        if self.h5 is not None:
+            self.h5.close()
         self.nc = netCDF4.Dataset(self.tmp, "a")
         nc = self.nc
         if self._times:
@@ -260,14 +256,6 @@ class CanonicalWriter(AtomicNetcdf):
                 nc["sequence"][:] = np.asarray(self._sequences, dtype=np.int32)
         nc.setncatts(self._attrs)
         super().finish()
-
-    def close(self) -> None:
-        """Close the HDF5 handle and the netCDF dataset, whichever is open."""
-        try:
-            if self._h5 is not None and self._h5.id.valid:
-                self._h5.close()
-        finally:
-            super().close()
 
     def set_attributes(self, **attrs: Any) -> None:
         """Add global attributes (e.g. the time step once known); written at :meth:`finish`."""

@@ -1,8 +1,9 @@
 """HDF5 chunks made outside netCDF-C: shuffle + deflate, in any thread.
 
-netCDF-C is not thread-safe, so the canonical writer lets netCDF-C define the
-file and stores the frames' chunks itself through h5py
-(:class:`~nowcast.io.writers.CanonicalWriter`); the chunks come from here,
+netCDF-C is not thread-safe, so both writers let netCDF-C define the file and
+store the fields' chunks themselves through h5py
+(:class:`~nowcast.io.writers.CanonicalWriter`,
+:class:`~nowcast.io.writers.fields.FieldStore`); the chunks come from here,
 ready-made as HDF5's shuffle and deflate filters would have made them, so
 several threads can compress frames at once (``nowcast.io.ingest.parallel``).
 """
@@ -10,11 +11,13 @@ several threads can compress frames at once (``nowcast.io.ingest.parallel``).
 from __future__ import annotations
 
 import contextlib
+import os
 import zlib
 from collections.abc import Iterator
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from nowcast.io import cf
 
@@ -22,6 +25,8 @@ from nowcast.io import cf
 COMPLEVEL: Final = 4
 #: ISA-L's level for the chunks this module deflates itself (see :func:`deflate`).
 ISAL_LEVEL = 1
+#: The largest rate a packed (int16) field holds; larger ones are stored as this.
+PACKED_MAX: Final = float(cf.PACKED_SCALE) * np.iinfo(np.int16).max
 
 _isal_zlib: Any
 try:
@@ -47,24 +52,49 @@ def exact_zlib() -> Iterator[None]:
         _use_isal = previous
 
 
-def compress_frame(values: np.ndarray) -> tuple[int, bytes]:
+def compress_threads() -> int:
+    """How many threads compress chunks at once: one per CPU, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def compress_frame(values: np.ndarray, packed: bool = False) -> tuple[int, bytes]:
     """One frame as HDF5 stores it in a shuffle + deflate chunk: ``(filter_mask, bytes)``.
 
     NaN becomes the ``_FillValue`` (what netCDF4 writes for masked values);
-    the float32 bytes are shuffled (byte 0 of every value, then byte 1 ...)
-    and deflated by :func:`deflate`, so HDF5's filters read the chunk back as
-    if netCDF-C had written it (HDF5 keeps the deflated bytes even when they
-    are longer: filter mask 0). The deflate and numpy release the GIL, so
-    threads compress in parallel.
+    the float32 bytes (``packed``: the int16 codes of :func:`pack_frame`) are
+    shuffled (byte 0 of every value, then byte 1 ...) and deflated by
+    :func:`deflate`, so HDF5's filters read the chunk back as if netCDF-C had
+    written it (HDF5 keeps the deflated bytes even when they are longer:
+    filter mask 0). The deflate and numpy release the GIL, so threads
+    compress in parallel.
     """
+    if packed:
+        return shuffle_deflate(pack_frame(values), np.int16)
     data = np.array(values, dtype=np.float32)
     np.copyto(data, cf.FILL_VALUE, where=np.isnan(data))
     return shuffle_deflate(data)
 
 
-def shuffle_deflate(data: np.ndarray) -> tuple[int, bytes]:
-    """float32 ``data`` through HDF5's shuffle and deflate filters: ``(filter_mask, bytes)``."""
-    shuffled = np.ascontiguousarray(data, dtype=np.float32).view(np.uint8).reshape(-1, 4).T
+def pack_frame(values: np.ndarray) -> np.ndarray:
+    """Rates as the int16 codes that netCDF4 stores for them in a packed variable.
+
+    ``scale_factor`` is :data:`cf.PACKED_SCALE`, ``add_offset`` 0 and
+    ``_FillValue`` :data:`cf.PACKED_FILL_VALUE`; these are the very steps of
+    netCDF4's packing of a masked float32 array (``Variable._pack``): rates
+    above :data:`PACKED_MAX` become it, the rest are divided by the scale
+    (float32) and rounded half to even; NaN, and whatever the division makes
+    infinite, become :data:`cf.PACKED_FILL_VALUE`.
+    """
+    data = np.minimum(np.asarray(values, dtype=np.float32), PACKED_MAX)
+    codes = np.around(data / cf.PACKED_SCALE)
+    np.copyto(codes, cf.PACKED_FILL_VALUE, where=~np.isfinite(codes))
+    return codes.astype(np.int16)
+
+
+def shuffle_deflate(data: np.ndarray, dtype: npt.DTypeLike = np.float32) -> tuple[int, bytes]:
+    """``data`` as ``dtype`` through HDF5's shuffle and deflate filters: ``(mask, bytes)``."""
+    values = np.ascontiguousarray(data, dtype=dtype)
+    shuffled = values.view(np.uint8).reshape(-1, values.itemsize).T
     return 0, deflate(shuffled.tobytes())
 
 

@@ -1,18 +1,19 @@
 """The ensemble part of the forecast file: members, their deterministic companion, probabilities.
 
-docs/forecast.md section 4, "Ensemble forecasts", lays it out after IMPROVER: the
+docs/forecast.md section 5, "Ensemble forecasts", lays it out after IMPROVER: the
 rain variable gains a ``realization`` dimension (one slice per equally likely
 member), the single field scored as "the" forecast moves to
 ``<var>_deterministic``, and ``probability_of_<var>_above_threshold`` holds the
 fraction of members at or above each threshold. :class:`EnsembleSpec` is what a
 writer's caller says about its members; the functions below define and fill the
-extra variables (:class:`~nowcast.io.writers.forecast.ForecastWriter`) and find
+extra variables and list a lead time's fields
+(:class:`~nowcast.io.writers.forecast.ForecastWriter`) and find
 the members again in any CF ensemble file (:func:`~nowcast.io.writers.forecast.read_forecast`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.readers.cf.field import attr
 from nowcast.io.writers.chunks import COMPLEVEL
+from nowcast.io.writers.fields import Field
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,16 @@ def ensemble_spec(
     if not method.strip() or not deterministic_long_name.strip():
         raise ValueError("an ensemble needs ensemble_method and deterministic_long_name")
     return EnsembleSpec(members, values, method, deterministic_long_name, deterministic_is_mean)
+
+
+def global_attrs(spec: EnsembleSpec | None) -> dict[str, Any]:
+    """The global attributes saying how the members were made and how many there are."""
+    if spec is None:
+        return {}
+    return {
+        "nowcast_ensemble_method": spec.method,
+        "nowcast_ensemble_members": np.int32(spec.members),
+    }
 
 
 def define_coordinates(nc: netCDF4.Dataset, spec: EnsembleSpec, variable: str) -> None:
@@ -141,19 +153,45 @@ def define_probability(
     )
 
 
+def fields(
+    variable: str, spec: EnsembleSpec, index: int, deterministic: np.ndarray, members: np.ndarray
+) -> Iterator[Field]:
+    """Lead time ``index`` of an ensemble file as fields to store (:class:`~.fields.FieldStore`).
+
+    The members, the deterministic field, then the probabilities: computed only
+    once the others have been taken, so while they are being compressed.
+    """
+    for member, values in enumerate(members):
+        yield variable, (member, index), values
+    yield variable + cf.DETERMINISTIC_SUFFIX, (index,), deterministic
+    if spec.thresholds.size:
+        chances = probabilities(members, deterministic, spec.thresholds)
+        for k, values in enumerate(chances):
+            yield cf.probability_name(variable), (k, index), values
+
+
 def probabilities(
     members: np.ndarray, deterministic: np.ndarray, thresholds: np.ndarray
 ) -> np.ndarray:
     """Fraction of members at or above each threshold, ``float32 (thresholds, ny, nx)``.
+
+    Members are counted one at a time into the smallest integer that holds their
+    number (half the time of counting a ``(members, ny, nx)`` comparison); the
+    fraction is the float64 quotient rounded to float32.
 
     Args:
         members: ``(members, ny, nx)`` member fields; a NaN member counts as below.
         deterministic: ``(ny, nx)``; NaN marks no coverage, where every probability is NaN.
         thresholds: ``float32`` thresholds in the fields' units.
     """
-    count = np.float32(members.shape[0])
-    result = np.stack([np.count_nonzero(members >= t, axis=0) / count for t in thresholds])
-    result = result.astype(np.float32)
+    result = np.empty((thresholds.size, *deterministic.shape), dtype=np.float32)
+    counts = np.empty(deterministic.shape, dtype=np.min_scalar_type(members.shape[0]))
+    above = np.empty(deterministic.shape, dtype=bool)
+    for k, threshold in enumerate(thresholds):
+        counts.fill(0)
+        for member in members:
+            counts += np.greater_equal(member, threshold, out=above)
+        result[k] = counts / np.float64(members.shape[0])
     result[:, np.isnan(deterministic)] = np.nan
     return result
 

@@ -1,9 +1,10 @@
 """The forecast file: its writer, filled one lead time at a time, and its one reader.
 
-:class:`ForecastWriter` writes docs/forecast.md section 4 (valid times, reference
+:class:`ForecastWriter` writes docs/forecast.md section 5 (valid times, reference
 time, lead times, optionally packed int16 data, optionally ensemble members and
-probabilities) entirely through netCDF4; it shares the grid and attribute layout
-with the canonical writer (:mod:`nowcast.io.writers.layout`) and nothing else.
+probabilities): netCDF4 defines it, :class:`~nowcast.io.writers.fields.FieldStore`
+stores the fields' chunks; it shares the grid and attribute layout with the
+canonical writer (:mod:`nowcast.io.writers.layout`), and how chunks are made.
 :func:`read_forecast` reads such a file back (or a CF forecast of another tool),
 for ``nowcast evaluate`` and the forecast plot, so the layout is known in this
 module alone, with its ensemble part in :mod:`nowcast.io.writers.ensemble`.
@@ -25,17 +26,21 @@ from nowcast.io.grid import Grid
 from nowcast.io.readers.cf import coords as cf_coords
 from nowcast.io.readers.cf.field import attr
 from nowcast.io.writers import ensemble
-from nowcast.io.writers.chunks import COMPLEVEL
+from nowcast.io.writers.chunks import COMPLEVEL, compress_threads
+from nowcast.io.writers.fields import FieldStore
 from nowcast.io.writers.file import AtomicNetcdf
 from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, global_attrs
 
 
 class ForecastWriter(AtomicNetcdf):
-    """Writes a forecast file exactly as docs/forecast.md section 4 lays it out.
+    """Writes a forecast file exactly as docs/forecast.md section 5 lays it out.
 
-    The file is defined up front (fixed ``time`` of ``len(valid_times)``) and
-    filled one lead time at a time with :meth:`write_step`, so a forecast on a
-    continental grid never needs all lead times in memory at once.
+    The file is defined up front (fixed ``time`` of ``len(valid_times)``) by
+    netCDF-C and filled one lead time at a time with :meth:`write_step`, so a
+    forecast on a continental grid never needs all lead times in memory at
+    once; each 2-D field is one chunk, made as netCDF-C would (zlib, or ISA-L
+    with the ``fast`` extra) and stored through h5py, an ensemble's in a few
+    threads (:class:`~nowcast.io.writers.fields.FieldStore`).
 
     With ``members`` > 0 it is an ensemble file ("Ensemble forecasts"): ``variable``
     gets a ``realization`` dimension, the deterministic field goes to
@@ -109,19 +114,12 @@ class ForecastWriter(AtomicNetcdf):
                         "title": "Precipitation nowcast",
                         "comment": comment,
                         **(provenance or {}),
-                        **self._ensemble_attrs(),
+                        **ensemble.global_attrs(self.ensemble),
                     },
                 )
             )
-
-    def _ensemble_attrs(self) -> dict[str, Any]:
-        """The global attributes saying how the members were made and how many there are."""
-        if self.ensemble is None:
-            return {}
-        return {
-            "nowcast_ensemble_method": self.ensemble.method,
-            "nowcast_ensemble_members": np.int32(self.ensemble.members),
-        }
+            threads = 1 if self.ensemble is None else compress_threads()
+            self._fields = FieldStore(self.open_hdf5(), threads)
 
     def _define_data(self, grid: Grid, variable: str, pack: bool, has_latlon: bool) -> None:
         attrs = dict(cf.VARIABLE_ATTRS[variable])
@@ -191,25 +189,21 @@ class ForecastWriter(AtomicNetcdf):
         if spec is None:
             if members is not None:
                 raise ValueError("members given to a writer made without members")
-            self._store(self.variable, (index,), values)
+            self._fields.store([(self.variable, (index,), values)])
             return
         wanted = (spec.members, *values.shape)
         if members is None or members.shape != wanted:
             got = None if members is None else members.shape
             raise ValueError(f"members of shape {wanted} expected, got {got}")
-        self._store(self.variable, (slice(None), index), members)
-        self._store(self.variable + cf.DETERMINISTIC_SUFFIX, (index,), values)
-        if spec.thresholds.size:
-            chances = ensemble.probabilities(members, values, spec.thresholds)
-            self._store(cf.probability_name(self.variable), (slice(None), index), chances)
+        self._fields.store(ensemble.fields(self.variable, spec, index, values, members))
 
-    def _store(self, name: str, where: tuple[int | slice, ...], values: np.ndarray) -> None:
-        """Store ``values`` at ``where`` in variable ``name``, NaN as the fill value."""
-        values = values.astype(np.float32, copy=False)
-        if self.nc[name].dtype == np.int16:
-            values = np.minimum(values, float(cf.PACKED_SCALE) * np.iinfo(np.int16).max)
-        missing = np.isnan(values)
-        self.nc[name][where] = np.ma.masked_array(np.where(missing, 0.0, values), mask=missing)
+    def close(self) -> None:
+        """Stop the compressing threads, then close the file."""
+        try:
+            if hasattr(self, "_fields"):
+                self._fields.close()
+        finally:
+            super().close()
 
 
 @dataclass(frozen=True)
