@@ -27,10 +27,15 @@ def match_values(keys: np.ndarray, target: np.ndarray) -> np.ndarray:
     Returns:
         ``(n,)`` float32: the ``i``-th smallest key gets the ``i``-th smallest target value.
     """
-    if keys.shape != target.shape:
-        raise ValueError(f"keys {keys.shape} and target {target.shape} differ in size")
-    out = np.empty(keys.shape, dtype=np.float32)
-    out[np.argsort(keys, kind="stable")] = np.sort(target)
+    return _in_order(np.argsort(keys, kind="stable"), target)
+
+
+def _in_order(order: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``target``'s sorted values given out to the positions ``order`` lists, smallest first."""
+    if order.shape != target.shape:
+        raise ValueError(f"keys {order.shape} and target {target.shape} differ in size")
+    out = np.empty(order.shape, dtype=np.float32)
+    out[order] = np.sort(target)
     return out
 
 
@@ -50,16 +55,11 @@ def match_field(
     Returns:
         ``(ny, nx)`` float32.
     """
-    ranking = keys[covered].astype(np.float64)
-    if tie_break is not None:
-        second = tie_break[covered].astype(np.float64)
-        span = float(np.ptp(second)) if second.size else 0.0
-        # Equal keys share an integer rank; the second key, scaled into [0, 0.5],
-        # orders them and no others (a fixed tiny offset would also reorder
-        # distinct keys closer than it, e.g. weak rates below 0.01).
-        ranking = np.unique(ranking, return_inverse=True)[1].reshape(-1).astype(np.float64)
-        if span > 0:
-            ranking += 0.5 * (second - second.min()) / span
+    ranking = keys[covered]
+    if tie_break is None:
+        order = np.argsort(ranking, kind="stable")
+    else:  # by the keys, equal keys by the second key, then by position (both sorts stable)
+        order = np.lexsort((tie_break[covered], ranking))
     out = np.full(keys.shape, np.nan, dtype=np.float32)
-    out[covered] = match_values(ranking, target[covered])
+    out[covered] = _in_order(order, target[covered])
     return out
