@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nowcast.forecasting.matching import match_field, match_values
+from nowcast.forecasting.matching import match_field, match_values, stable_order
 
 
 def test_the_wettest_key_gets_the_largest_value() -> None:
@@ -105,3 +105,33 @@ def test_nothing_covered_is_all_nan() -> None:
 def test_keys_and_target_of_different_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match=r"keys \(3,\) and target \(4,\) differ in size"):
         match_values(np.zeros(3), np.zeros(4))
+
+
+# infinities, -0.0 and subnormals included; frequent ties
+_FLOATS32 = st.one_of(st.sampled_from([-0.0, 0.0, 1.0]), st.floats(width=32, allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_FLOATS32, st.sampled_from([-1.5, -0.0, 0.0, 2.0, 7.0])), max_size=60)
+)
+def test_stable_order_is_the_order_of_lexsort(pairs: list[tuple[float, float]]) -> None:
+    primary = np.array([p for p, _ in pairs], dtype=np.float32)
+    secondary = np.array([s for _, s in pairs], dtype=np.float32)
+
+    np.testing.assert_array_equal(
+        stable_order(secondary, primary), np.lexsort((secondary, primary))
+    )
+    np.testing.assert_array_equal(stable_order(primary), np.argsort(primary, kind="stable"))
+
+
+def test_stable_order_ties_negative_zero_with_zero_and_keeps_position() -> None:
+    keys = np.array([0.0, -0.0, -1.0, 0.0, -0.0], dtype=np.float32)
+
+    np.testing.assert_array_equal(stable_order(keys), [2, 0, 1, 3, 4])
+
+
+def test_stable_order_of_other_dtypes_is_lexsort() -> None:
+    keys = np.array([1e-300, 0.0, -1e-300])  # float64: distinct values float32 would merge
+
+    np.testing.assert_array_equal(stable_order(keys), [2, 1, 0])
