@@ -5,10 +5,13 @@ Each command lives in its own module and calls one library function.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -115,7 +118,29 @@ def main() -> None:
         if message:  # empty when the help was shown instead (no arguments at all)
             _console.fail(f"{message} (see '{_command_path(exc)} --help')")
         raise SystemExit(exc.exit_code) from None
-    raise SystemExit(code if isinstance(code, int) else 0)
+    _leave(code if isinstance(code, int) else 0)
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process with ``code`` without tearing the interpreter down, when that is safe.
+
+    Finalizing a process that imported torch frees its thousands of module
+    objects one by one: 0.15-0.2 s on a 2-core CPU, a tenth of a forecast of
+    a 765 x 700 grid, spent after the work is done. Every file a command
+    writes is closed (and renamed into place) before it returns; the exit
+    handlers still run (logging, h5py, coverage...) and the output is
+    flushed. With another thread still alive (it might still be writing)
+    the interpreter ends normally.
+    """
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            pass
+    os._exit(code)
 
 
 def _is_usage_error(exc: Exception) -> bool:

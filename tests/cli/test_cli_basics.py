@@ -72,3 +72,39 @@ def test_entry_points_run() -> None:
     for cmd in (["nowcast", "--version"], [sys.executable, "-m", "nowcast", "--version"]):
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert done.returncode == 0 and done.stdout.strip() == f"nowcast {__version__}"
+
+
+_EXIT_SCRIPT = """
+import atexit, sys, threading, time
+from pathlib import Path
+from nowcast.cli import main
+marker = Path(sys.argv[1])
+atexit.register(lambda: marker.write_text("handlers ran"))
+if sys.argv[2] == "thread":
+    threading.Thread(target=time.sleep, args=(0.5,)).start()
+sys.argv = ["nowcast", *sys.argv[3:]]
+print("before", end="")  # unflushed: must still reach the pipe
+main()
+"""
+
+
+def test_the_quick_exit_runs_exit_handlers_and_flushes_output(tmp_path: Path) -> None:
+    for threads in ("none", "thread"):  # with a thread alive the interpreter ends normally
+        marker = tmp_path / f"{threads}.txt"
+        done = subprocess.run(
+            [sys.executable, "-c", _EXIT_SCRIPT, str(marker), threads, "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"beforenowcast {__version__}\n"
+        assert marker.read_text() == "handlers ran"
+    bad = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT, str(tmp_path / "bad.txt"), "none", "info", "x.nc"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ")
