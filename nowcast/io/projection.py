@@ -38,6 +38,7 @@ from pyproj.exceptions import CRSError
 from nowcast.errors import InputError, first_line
 from nowcast.io.cache import SeriesCache
 from nowcast.io.grid import Grid
+from nowcast.io.lattice import grid_lonlat
 from nowcast.io.proj4 import crs_from_proj4, metres_proj4, proj4_from_crs
 
 #: CF Appendix F attributes kept from ``pyproj.CRS.to_cf()`` (besides
@@ -321,14 +322,13 @@ def latlon(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
 def _cached_latlon(grid: Grid, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
     """Lat/lon of the last grid asked for (by object: readers share one Grid per series).
 
-    Transforming every cell takes 0.05-0.25 s on radar grids; ingest asks
+    Even interpolated (:mod:`nowcast.io.lattice`) this is a pass over every cell; ingest asks
     twice for the same grid when it rewrites unsorted input, and computes it
     ahead of opening the output file. The arrays are read-only.
     """
     transformer = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
-    xx, yy = np.meshgrid(np.asarray(grid.x, float), np.asarray(grid.y, float))
-    lon, lat = transformer.transform(xx, yy)
-    lat, lon = np.asarray(lat, dtype=np.float32), np.asarray(lon, dtype=np.float32)
+    lon, lat = grid_lonlat(transformer, np.asarray(grid.x), np.asarray(grid.y))
+    lat, lon = lat.astype(np.float32), lon.astype(np.float32)
     lat.setflags(write=False)
     lon.setflags(write=False)
     return lat, lon
