@@ -215,7 +215,8 @@ class TrainConfig(Section):
         early_stopping: Epochs without validation improvement before stopping (0 = off).
         plateau_patience: Epochs without improvement before the LR is halved (0 = off).
         device: ``auto``, ``cpu`` or ``cuda``.
-        precision: ``auto`` (bf16 on CUDA, fp32 on CPU), ``fp32``, ``bf16`` or ``fp16``.
+        precision: ``auto`` (bf16 on CUDA and on CPUs with AMX, else fp32), ``fp32``,
+            ``bf16`` or ``fp16``.
         compile: Use ``torch.compile``.
         seed: Seed for weights, sampling and augmentation.
         checkpoint_every: Steps between ``last.pt`` writes (0 = at epoch ends only).

@@ -126,7 +126,7 @@ def tiny_config(
     Given ``train`` (train-section settings, ``{}`` for none), it is a CPU
     training run of seconds instead: 4-channel layers, 4 steps of 4 samples
     per epoch, 4 validation samples, 30 % of the windows for validation and
-    none for testing.
+    none for testing, in float32.
     """
     transform = "log_rain" if variable == "rainfall_rate" else "identity"
     config = merge(
@@ -140,6 +140,12 @@ def tiny_config(
         {
             "model": {"hidden_channels": [4, 4]},
             "data": {"val_fraction": 0.3, "test_fraction": 0.0},
-            "train": {"device": "cpu", "samples_per_epoch": 16, "val_samples": 4, **train},
+            "train": {
+                "device": "cpu",
+                "precision": "fp32",  # exact float32 on every CPU (auto is bf16 with AMX)
+                "samples_per_epoch": 16,
+                "val_samples": 4,
+                **train,
+            },
         },
     )

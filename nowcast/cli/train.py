@@ -86,7 +86,12 @@ def command(
     in_len: Annotated[int | None, typer.Option(help="Input frames per sample.", min=1)] = None,
     out_len: Annotated[int | None, typer.Option(help="Forecast frames per sample.", min=1)] = None,
     device: ConfigDevice = None,
-    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16.")] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="auto (bf16 on CUDA and on CPUs with AMX, else fp32), fp32, bf16 or fp16."
+        ),
+    ] = None,
     compile_model: Annotated[
         bool | None, typer.Option("--compile/--no-compile", help="Use torch.compile.")
     ] = None,

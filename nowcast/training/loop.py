@@ -43,6 +43,7 @@ from nowcast.training.runtime import (
     configure_backends,
     make_grad_scaler,
     maybe_compile,
+    memory_format,
     resolve_precision,
     rng_state,
 )
@@ -109,7 +110,8 @@ def fit(
         + (f", process group {group}" if group else "")
     )
 
-    model = model.to(device)
+    # documented Module.to(memory_format=...), missing from torch's type stubs
+    model = model.to(device).to(memory_format=memory_format(device, precision))  # type: ignore[call-overload]
     optimizer = make_optimizer(model, cfg)
     scaler = make_grad_scaler(device, precision)
     progress = TrainState() if state is None else resume_state(state, model, optimizer, scaler)
