@@ -18,7 +18,11 @@ convolution. Every case runs in a fresh subprocess so that its peak RSS
 both sides on the same machine, is ``keras_vs_nowcast.py``: it runs this
 script's ``--child`` measurements in alternation with ``keras_model.py``.
 
-Run: ``python bench/speed/bench_train.py [--steps 5] [--warmup 2] [--quick]``
+``--precision bf16`` (or ``auto``, which is bf16 on a CPU with AMX) runs the
+cases as the training loop does in that precision: bf16 autocast with
+channels-last tensors, and a bf16 convolution ceiling.
+
+Run: ``python bench/speed/bench_train.py [--steps 5] [--warmup 2] [--quick] [--precision fp32]``
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ from nowcast.config import ModelConfig, RunConfig, merge
 from nowcast.data.transforms import make_transform
 from nowcast.models import build_model
 from nowcast.presets import apply_preset
-from nowcast.training.loop import make_optimizer
 from nowcast.training.losses import make_loss
+from nowcast.training.optimizer import make_optimizer
+from nowcast.training.runtime import autocast_context, memory_format, resolve_precision
 
 VERSIONS = ("torch", "numpy")
 
@@ -54,6 +59,7 @@ class StepResult(TypedDict):
     step_flops: float  # analytic FLOPs of one timed step (whole batch)
     params: float
     peak_mib: float  # VmHWM of the child process
+    precision: str  # fp32 or bf16, as resolved on this CPU
 
 
 @dataclass(frozen=True)
@@ -164,11 +170,16 @@ def check_flop_count(size: int = 16, batch: int = 2) -> str:
     return "\n".join(lines)
 
 
-def train_child(case: Case, warmup: int, steps: int) -> StepResult:
-    """Time training steps of ``case`` in this process; seconds per step and memory."""
+def train_child(case: Case, warmup: int, steps: int, precision: str = "fp32") -> StepResult:
+    """Time training steps of ``case`` in ``precision``; seconds per step and memory.
+
+    ``precision`` as ``train.precision`` takes it (``auto`` resolved as
+    ``nowcast train`` resolves it on this CPU), with the training loop's
+    autocast and memory format.
+    """
     cfg = run_config(case)
     torch.manual_seed(0)
-    model = build_model(cfg.model).train()
+    model = _in_format(build_model(cfg.model).train(), precision)
     loss_fn = make_loss(cfg.train.loss, make_transform(cfg.data))
     optimizer = make_optimizer(model, cfg.train)
     shape = (case.batch, 1, case.size, case.size)
@@ -179,16 +190,28 @@ def train_child(case: Case, warmup: int, steps: int) -> StepResult:
     for _ in range(warmup + steps):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x, case.out_len), y, mask)
+        with autocast_context(CPU, precision):
+            pred = model(x, case.out_len)
+        loss = loss_fn(pred.float(), y, mask)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
         optimizer.step()
         times.append(time.perf_counter() - start)
     flops = forward_flops(cfg.model, case.size, case.size, case.in_len, case.out_len)
-    return step_result(times[warmup:], 3.0 * flops * case.batch, model)
+    return step_result(times[warmup:], 3.0 * flops * case.batch, model, precision)
 
 
-def step_result(times: list[float], step_flops: float, model: torch.nn.Module) -> StepResult:
+CPU = torch.device("cpu")
+
+
+def _in_format(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """``model`` in the memory format the training loop gives it for ``precision`` on the CPU."""
+    return model.to(memory_format=memory_format(CPU, precision))  # type: ignore[call-overload]
+
+
+def step_result(
+    times: list[float], step_flops: float, model: torch.nn.Module, precision: str
+) -> StepResult:
     """The child's result from its timed steps (warm-up excluded) and the work of one step."""
     return {
         "step_s": statistics.median(times),
@@ -197,22 +220,23 @@ def step_result(times: list[float], step_flops: float, model: torch.nn.Module) -
         "step_flops": step_flops,
         "params": float(sum(p.numel() for p in model.parameters())),
         "peak_mib": peak_rss_mib(),
+        "precision": resolve_precision(CPU, precision),
     }
 
 
-def infer_child(case: Case, warmup: int, steps: int) -> StepResult:
-    """Time inference (``no_grad``, eval mode) of ``case``: in_len frames in, out_len out."""
+def infer_child(case: Case, warmup: int, steps: int, precision: str = "fp32") -> StepResult:
+    """Time inference (``no_grad``, eval mode) of ``case`` in ``precision``."""
     cfg = run_config(case)
-    model = build_model(cfg.model).eval()
+    model = _in_format(build_model(cfg.model).eval(), precision)
     x = torch.rand(case.batch, case.in_len, 1, case.size, case.size)  # (B, T_in, C, H, W)
     times = []
-    with torch.no_grad():
+    with torch.no_grad(), autocast_context(CPU, precision):
         for _ in range(warmup + steps):
             start = time.perf_counter()
             model(x, case.out_len)
             times.append(time.perf_counter() - start)
     flops = forward_flops(cfg.model, case.size, case.size, case.in_len, case.out_len)
-    return step_result(times[warmup:], float(flops * case.batch), model)
+    return step_result(times[warmup:], float(flops * case.batch), model, precision)
 
 
 def matmul_child(n: int, repeats: int) -> dict[str, float]:
@@ -228,20 +252,28 @@ def matmul_child(n: int, repeats: int) -> dict[str, float]:
     return {"gflops": 2.0 * n**3 / seconds / 1e9, "best_gflops": 2.0 * n**3 / min(times) / 1e9}
 
 
-def conv_child(repeats: int) -> dict[str, float]:
+def conv_child(repeats: int, precision: str = "fp32") -> dict[str, float]:
     """Median GFLOP/s of a large 5x5 convolution (128 -> 512 channels, 16 x 16, batch 16).
 
     A second yardstick: PyTorch's matmul goes to MKL and its convolutions to
-    oneDNN, and on this AMD CPU oneDNN's 5x5 kernels get closer to the
-    hardware peak than MKL's matmul. The shape is that of the shi2015-mnist
-    layer-1 state convolution.
+    oneDNN, and on some CPUs oneDNN's 5x5 kernels get closer to the hardware
+    peak than MKL's matmul. The shape is that of the shi2015-mnist layer-1
+    state convolution; it runs in ``precision`` and the memory format the
+    training loop uses for it, so that a bf16 run has a bf16 ceiling.
     """
-    x, w = torch.rand(16, 128, 16, 16), torch.rand(512, 128, 5, 5)
-    torch.nn.functional.conv2d(x, w, padding=2)
+    fmt = memory_format(CPU, precision)
+    x = torch.rand(16, 128, 16, 16).contiguous(memory_format=fmt)
+    w = torch.rand(512, 128, 5, 5).contiguous(memory_format=fmt)
+
+    def conv() -> None:
+        with autocast_context(CPU, precision):
+            torch.nn.functional.conv2d(x, w, padding=2)
+
+    conv()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        torch.nn.functional.conv2d(x, w, padding=2)
+        conv()
         times.append(time.perf_counter() - start)
     flops = 16 * conv_flops(128, 512, 5, 16 * 16)
     return {
@@ -257,14 +289,20 @@ def spawn(args: list[str], threads: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def case_args(kind: str, case: Case, warmup: int, steps: int) -> list[str]:
+def case_args(kind: str, case: Case, warmup: int, steps: int, precision: str = "fp32") -> list[str]:
     """Command-line arguments of a train or infer child."""
     fields = (case.preset, case.size, case.in_len, case.out_len, case.batch, warmup, steps)
-    return [kind, *(str(f) for f in fields)]
+    return [kind, *(str(f) for f in fields), precision]
 
 
 def train_table(
-    cases: tuple[Case, ...], peak: float, conv: float, warmup: int, steps: int, threads: int
+    cases: tuple[Case, ...],
+    peak: float,
+    conv: float,
+    warmup: int,
+    steps: int,
+    threads: int,
+    precision: str = "fp32",
 ) -> str:
     """Markdown table of the training cases.
 
@@ -278,7 +316,7 @@ def train_table(
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case in cases:
-        res = spawn(case_args("train", case, warmup, steps), threads)
+        res = spawn(case_args("train", case, warmup, steps, precision), threads)
         gflops = res["step_flops"] / res["step_s"] / 1e9
         lines.append(
             f"| {case.label} | {res['params']:,.0f} | {res['step_s']:.2f} | {res['best_s']:.2f} "
@@ -288,9 +326,17 @@ def train_table(
     return "\n".join(lines)
 
 
-def infer_table(case: Case, peak: float, conv: float, warmup: int, steps: int, threads: int) -> str:
+def infer_table(
+    case: Case,
+    peak: float,
+    conv: float,
+    warmup: int,
+    steps: int,
+    threads: int,
+    precision: str = "fp32",
+) -> str:
     """Markdown table of the inference time of ``case`` (``no_grad``, eval mode)."""
-    res = spawn(case_args("infer", case, warmup, steps), threads)
+    res = spawn(case_args("infer", case, warmup, steps, precision), threads)
     gflops = res["step_flops"] / res["step_s"] / 1e9
     return "\n".join(
         [
@@ -309,11 +355,11 @@ def run_child(args: list[str]) -> dict[str, float] | StepResult:
     if args[0] == "matmul":
         return matmul_child(int(args[1]), int(args[2]))
     if args[0] == "conv":
-        return conv_child(int(args[1]))
-    preset, size, in_len, out_len, batch, warmup, steps = args[1:]
+        return conv_child(int(args[1]), args[2])
+    preset, size, in_len, out_len, batch, warmup, steps, precision = args[1:]
     case = Case(preset, int(size), int(in_len), int(out_len), int(batch))
     measure = train_child if args[0] == "train" else infer_child
-    return measure(case, int(warmup), int(steps))
+    return measure(case, int(warmup), int(steps), precision)
 
 
 def main() -> None:
@@ -325,6 +371,12 @@ def main() -> None:
     parser.add_argument("--matmul-repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--quick", action="store_true", help="2 cases, 1 warm-up + 2 steps")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="fp32",
+        help="of the cases and the convolution ceiling; auto as `nowcast train` resolves it here",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -339,11 +391,15 @@ def main() -> None:
     mm = spawn(["matmul", str(n), str(3 if args.quick else args.matmul_repeats)], args.threads)
     peak = mm["gflops"]
     print(f"fp32 matmul {n}x{n}: median {peak:.0f} GFLOP/s, best {mm['best_gflops']:.0f}\n")
-    conv = spawn(["conv", "5" if args.quick else "25"], args.threads)["gflops"]
-    print(f"fp32 5x5 convolution 128->512 channels, 16x16, batch 16: median {conv:.0f} GFLOP/s\n")
-    print(f"Training: {warmup} warm-up step(s), then the median of {steps}\n")
-    print(train_table(cases, peak, conv, warmup, steps, args.threads), "\n")
-    print(infer_table(cases[0], peak, conv, warmup, max(steps, 3), args.threads))
+    precision = resolve_precision(CPU, args.precision)
+    conv = spawn(["conv", "5" if args.quick else "25", precision], args.threads)["gflops"]
+    print(
+        f"{precision} 5x5 convolution 128->512 channels, 16x16, batch 16 "
+        f"({memory_format(CPU, precision)}): median {conv:.0f} GFLOP/s\n"
+    )
+    print(f"Training in {precision}: {warmup} warm-up step(s), then the median of {steps}\n")
+    print(train_table(cases, peak, conv, warmup, steps, args.threads, precision), "\n")
+    print(infer_table(cases[0], peak, conv, warmup, max(steps, 3), args.threads, precision))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ It prints one JSON line: median and best step seconds, the timed steps, the
 analytic FLOPs per step, the parameter count and the process's peak RSS
 (``VmHWM``), which counts TensorFlow's own runtime as a user's process does.
 
-Run: ``/tmp/tfvenv/bin/python bench/speed/keras_model.py --mode train --batch 1``
+``--precision bf16`` sets Keras' ``mixed_bfloat16`` policy (bf16 computation,
+float32 variables), Keras' counterpart of our bf16 autocast.
+
+Run: ``/tmp/tfvenv/bin/python bench/speed/keras_model.py --mode train --batch 1 [--precision fp32]``
 """
 
 from __future__ import annotations
@@ -134,6 +137,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Build the model, time the requested mode, and collect the JSON result."""
     import keras
 
+    if args.precision == "bf16":  # Keras' mixed precision: bf16 compute, float32 weights
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = build_model(args.size)
     rng = np.random.default_rng(0)
     shape = (args.batch, args.frames, args.size, args.size, 1)  # (B, T, H, W, C)
@@ -160,6 +165,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "params": float(model.count_params()),
         "peak_mib": peak_rss_mib(),
         "jit_compile": bool(model.jit_compile),
+        "precision": args.precision,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
@@ -175,6 +181,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps (median)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (>= 1)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="fp32 (Keras' default) or bf16 (the mixed_bfloat16 policy)",
+    )
     args = parser.parse_args()
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1 (the first call traces the graph)")

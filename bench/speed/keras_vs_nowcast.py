@@ -25,6 +25,13 @@ same convolution work (``keras_model.keras_flops`` says why), hence the
 GFLOP per step of each side. Without ``--keras-python``, or where TensorFlow
 does not import with it, only our side is measured.
 
+Precision: ``--precision`` is our side's ``train.precision`` (default ``auto``,
+what ``nowcast train`` uses on this CPU: bf16 with AMX, else fp32) and
+``--keras-precision`` Keras' (default ``fp32``, its own default; ``bf16`` is
+its ``mixed_bfloat16`` policy). Both precisions are printed with the report;
+run ``--precision fp32`` for float32 on both sides and ``--precision bf16
+--keras-precision bf16`` for bf16 on both.
+
 Run: ``python bench/speed/keras_vs_nowcast.py --keras-python /tmp/tfvenv/bin/python``
 """
 
@@ -47,6 +54,7 @@ from benchlib import environment
 
 from nowcast.config import RunConfig
 from nowcast.presets import apply_preset
+from nowcast.training.runtime import resolve_precision
 
 PRESET = "keras-example"
 KERAS_SCRIPT = Path(__file__).with_name("keras_model.py")
@@ -106,7 +114,7 @@ def run_ours(work: Work, args: argparse.Namespace, in_len: int, out_len: int) ->
     """One process of our side (``bench_train.py --child``); its JSON result."""
     case = Case(PRESET, args.size, in_len, out_len, work.batch)
     steps = args.steps if work.mode == "train" else args.infer_steps
-    return spawn(case_args(work.mode, case, args.warmup, steps), args.threads)
+    return spawn(case_args(work.mode, case, args.warmup, steps, args.precision), args.threads)
 
 
 def run_keras(work: Work, args: argparse.Namespace, python: str, frames: int) -> dict[str, Any]:
@@ -119,6 +127,7 @@ def run_keras(work: Work, args: argparse.Namespace, python: str, frames: int) ->
     cmd = [python, str(KERAS_SCRIPT), "--mode", work.mode, "--batch", str(work.batch)]
     cmd += ["--size", str(args.size), "--frames", str(frames), "--steps", str(steps)]
     cmd += ["--warmup", str(args.warmup), "--threads", str(args.threads)]
+    cmd += ["--precision", args.keras_precision]
     done = subprocess.run(cmd, capture_output=True, text=True, env=KERAS_ENV)
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)} failed:\n{done.stderr[-3000:]}")
@@ -199,6 +208,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="frame side (the example's 64)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="nowcast's train.precision (default auto: what `nowcast train` uses on this CPU)",
+    )
+    parser.add_argument(
+        "--keras-precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="Keras' policy: fp32 (its default) or bf16 (mixed_bfloat16)",
+    )
+    parser.add_argument(
         "--cases",
         nargs="+",
         type=parse_work,
@@ -242,6 +263,13 @@ def main() -> None:
             f"Keras/TF side: {keras_versions} ({python}); {args.threads} intra-op and "
             f"{args.threads} inter-op threads; XLA jit_compile {', '.join(xla)}"
         )
+    ours_precision = resolve_precision(torch.device("cpu"), args.precision)
+    print(
+        f"Precision: nowcast {ours_precision} (train.precision {args.precision}"
+        f"{', autocast with channels-last tensors' if ours_precision == 'bf16' else ''}), "
+        f"Keras/TF {args.keras_precision}"
+        f"{' (mixed_bfloat16 policy)' if args.keras_precision == 'bf16' else ' (float32 policy)'}"
+    )
     pair = "a nowcast process" if python is None else "a nowcast process then a Keras/TF process"
     print(
         f"{args.size}x{args.size} frames, {frames} per sample (nowcast: {data.in_len} in, "
