@@ -20,7 +20,13 @@ import numpy as np
 from nowcast import __version__
 from nowcast.io import cf
 from nowcast.io.grid import Grid
-from nowcast.io.writers.chunks import COMPLEVEL, chunk_blocks, compress_frame, shuffle_deflate
+from nowcast.io.writers.chunks import (
+    COMPLEVEL,
+    Chunk,
+    compress_frame,
+    latlon_chunks,
+    store_chunks,
+)
 from nowcast.io.writers.file import AtomicNetcdf
 from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, global_attrs
 
@@ -195,30 +201,16 @@ class CanonicalWriter(AtomicNetcdf):
         """Store ``(lat, lon)`` left out at creation (``latlon_later``)."""
         self.store_latlon_chunks(self.compress_latlon(values))
 
-    def compress_latlon(
-        self, values: tuple[np.ndarray, np.ndarray]
-    ) -> list[tuple[str, tuple[int, ...], tuple[int, bytes]]]:
-        """``(lat, lon)`` as ``(name, offset, chunk)`` items for :meth:`store_latlon_chunks`.
-
-        Compressed with the filters netCDF-C gave the variables (shuffle +
-        deflate); any thread may do this while frames are being written.
-        """
+    def compress_latlon(self, values: tuple[np.ndarray, np.ndarray]) -> list[Chunk]:
+        """``(lat, lon)`` as chunks for :meth:`store_latlon_chunks` (any thread, frames or not)."""
         assert self.h5 is not None, "lat/lon chunks are compressed before the file is closed"
-        items = []
-        for name, array in zip(("lat", "lon"), values, strict=True):
-            dataset = self.h5[name]
-            for offset, block in chunk_blocks(array, dataset.chunks, dataset.fillvalue):
-                items.append((name, offset, shuffle_deflate(block)))
-        return items
+        return latlon_chunks(self.h5, values)
 
-    def store_latlon_chunks(
-        self, items: list[tuple[str, tuple[int, ...], tuple[int, bytes]]]
-    ) -> None:
+    def store_latlon_chunks(self, items: list[Chunk]) -> None:
         """Store what :meth:`compress_latlon` made (after the frames, for a reproducible file)."""
         assert self.h5 is not None, "lat/lon chunks are stored before the file is closed"
         with self._lock:
-            for name, offset, (filter_mask, payload) in items:
-                self.h5[name].id.write_direct_chunk(offset, payload, filter_mask)
+            store_chunks(self.h5, items)
         self._latlon_pending = False
 
     def chunk(self, index: int) -> tuple[int, bytes]:

@@ -126,3 +126,29 @@ def chunk_blocks(
                 padded[: block.shape[0], : block.shape[1]] = block
                 block = padded
             yield (i, j), block
+
+
+#: A chunk ready to store: variable name, chunk offset, ``(filter mask, bytes)``.
+Chunk = tuple[str, tuple[int, ...], tuple[int, bytes]]
+
+
+def latlon_chunks(file: Any, values: tuple[np.ndarray, np.ndarray]) -> list[Chunk]:
+    """``(lat, lon)`` as the chunks of the ``lat``/``lon`` variables netCDF-C defined in ``file``.
+
+    Compressed with the filters netCDF-C gave the variables (shuffle +
+    deflate), through :func:`deflate`: netCDF-C itself compresses them at
+    zlib level 4 when it closes the file, 0.09 s for a 765 x 700 grid. Any
+    thread may do this; ``file`` is an open ``h5py.File``.
+    """
+    items = []
+    for name, array in zip(("lat", "lon"), values, strict=True):
+        dataset = file[name]
+        for offset, block in chunk_blocks(array, dataset.chunks, dataset.fillvalue):
+            items.append((name, offset, shuffle_deflate(block)))
+    return items
+
+
+def store_chunks(file: Any, items: list[Chunk]) -> None:
+    """Write ready-made chunks into the ``h5py.File`` ``file`` (``write_direct_chunk``)."""
+    for name, offset, (filter_mask, payload) in items:
+        file[name].id.write_direct_chunk(offset, payload, filter_mask)

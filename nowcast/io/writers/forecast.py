@@ -23,10 +23,11 @@ import numpy as np
 from nowcast.errors import InputError
 from nowcast.io import cf
 from nowcast.io.grid import Grid
+from nowcast.io.projection import latlon
 from nowcast.io.readers.cf import coords as cf_coords
 from nowcast.io.readers.cf.field import attr
 from nowcast.io.writers import ensemble
-from nowcast.io.writers.chunks import COMPLEVEL, compress_threads
+from nowcast.io.writers.chunks import COMPLEVEL, compress_threads, latlon_chunks, store_chunks
 from nowcast.io.writers.fields import FieldStore
 from nowcast.io.writers.file import AtomicNetcdf
 from nowcast.io.writers.layout import define_grid, define_time, epoch_seconds, global_attrs
@@ -91,7 +92,7 @@ class ForecastWriter(AtomicNetcdf):
             if self.ensemble is not None:
                 ensemble.define_coordinates(nc, self.ensemble, variable)
             nc.createDimension("time", len(valid_times))
-            has_latlon = define_grid(nc, grid)
+            has_latlon = define_grid(nc, grid, fill_latlon=False)  # stored below, compressed here
             define_time(nc, "time", ("time",), "forecast valid time")[:] = [
                 epoch_seconds(t) for t in valid_times
             ]
@@ -119,7 +120,10 @@ class ForecastWriter(AtomicNetcdf):
                 )
             )
             threads = 1 if self.ensemble is None else compress_threads()
-            self._fields = FieldStore(self.open_hdf5(), threads)
+            h5 = self.open_hdf5()
+            self._fields = FieldStore(h5, threads)
+            if has_latlon:
+                store_chunks(h5, latlon_chunks(h5, latlon(grid)))
 
     def _define_data(self, grid: Grid, variable: str, pack: bool, has_latlon: bool) -> None:
         attrs = dict(cf.VARIABLE_ATTRS[variable])
