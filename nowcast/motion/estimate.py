@@ -76,9 +76,11 @@ def estimate_motion(
     b, t, h, w = frames.shape
     control_shape = (b, 2, math.ceil(h / cell) + 1, math.ceil(w / cell) + 1)
     control = torch.zeros(control_shape, device=frames.device)
+    rows = _interpolation_weights(h, control_shape[2], frames.device)  # (H, rows of points)
+    columns = _interpolation_weights(w, control_shape[3], frames.device).T  # (columns, W)
     frames = torch.nan_to_num(frames.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
     if t < 2 or not bool((frames > 0).any()):
-        return _dense(control, h, w)
+        return _dense(control, rows, columns)
     x = frames.reshape(b * t, 1, h, w)
     if on_iteration:
         on_iteration(0, len(BLURS) * iterations)
@@ -90,14 +92,14 @@ def estimate_motion(
             src, dst = seq[:, :-1], seq[:, 1:]  # frame pairs as channels: one grid per sample
             norm = _wet_power(src, dst)
             for step in range(1, iterations + 1):
-                velocity = _dense(control, h, w)
+                velocity = _dense(control, rows, columns)
                 misfit = (warp(src, velocity, padding="border") - dst).pow(2).sum() / norm
                 loss = misfit + smoothness * _roughness(control)
                 (gradient,) = torch.autograd.grad(loss, control)
                 optimizer.step(gradient)
                 if on_iteration:
                     on_iteration(stage * iterations + step, len(BLURS) * iterations)
-    return _dense(control.detach(), h, w)
+    return _dense(control.detach(), rows, columns)
 
 
 class _Adam:
@@ -141,16 +143,37 @@ def _wet_power(src: Tensor, dst: Tensor) -> Tensor:
     return count * power.clamp(min=1e-6)
 
 
-def _dense(control: Tensor, h: int, w: int) -> Tensor:
-    """Control points -> a velocity at every pixel (bilinear, corners aligned)."""
-    gh, gw = control.shape[-2:]
-    full = F.interpolate(
-        control,
-        size=((gh - 1) * _cell(h, gh), (gw - 1) * _cell(w, gw)),
-        mode="bilinear",
-        align_corners=True,
-    )
-    return full[..., :h, :w].contiguous()
+def _dense(control: Tensor, rows: Tensor, columns: Tensor) -> Tensor:
+    """Control points ``(B, 2, gh, gw)`` -> a velocity ``(B, 2, H, W)`` at every pixel.
+
+    Bilinear interpolation with corners aligned, as ``F.interpolate`` does it,
+    written as two small matrix products (``rows`` ``(H, gh)``, ``columns``
+    ``(gw, W)`` from :func:`_interpolation_weights`): forward and backward are
+    then two matmuls each, where the interpolation's own backward took a
+    fifth of the fit's time.
+    """
+    return rows @ (control @ columns)  # columns first: torch's order of the two blends
+
+
+def _interpolation_weights(n: int, points: int, device: torch.device) -> Tensor:
+    """``(n, points)`` weights of linear interpolation from ``points`` control points.
+
+    Points lie every ``cell`` pixels (:func:`_cell`) from pixel 0, corners
+    aligned over ``(points - 1) * cell`` pixels of which the first ``n`` are
+    kept: the arithmetic of ``F.interpolate(..., mode="bilinear",
+    align_corners=True)`` along one axis (float32 source positions).
+    """
+    size = (points - 1) * _cell(n, points)
+    scale = (points - 1) / (size - 1) if size > 1 else 0.0
+    source = torch.arange(n, dtype=torch.float32) * torch.tensor(scale, dtype=torch.float32)
+    left = source.long().clamp(max=points - 1)
+    right = (left + 1).clamp(max=points - 1)
+    fraction = source - left.float()
+    weights = torch.zeros(n, points)
+    pixels = torch.arange(n)
+    weights[pixels, left] = 1.0 - fraction
+    weights[pixels, right] += fraction
+    return weights.to(device)
 
 
 def _cell(n: int, points: int) -> int:

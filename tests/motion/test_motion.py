@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nowcast.config import ModelConfig
 from nowcast.errors import ConfigError
 from nowcast.models import build_model
 from nowcast.motion import displacements, estimate_motion, from_lagrangian, to_lagrangian, warp
-from nowcast.motion.estimate import _Adam
+from nowcast.motion.estimate import _Adam, _cell, _dense, _interpolation_weights
 
 H = W = 64
 U, V = 2.5, -1.5  # pixels per step along columns and rows
@@ -157,3 +159,20 @@ def test_a_forecast_process_does_not_import_dynamo() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("h", "w", "cell"), [(255, 234, 4), (7, 9, 4), (16, 16, 4), (1, 5, 3)])
+def test_dense_velocity_is_the_bilinear_interpolation_of_the_control_points(
+    h: int, w: int, cell: int
+) -> None:
+    points = (math.ceil(h / cell) + 1, math.ceil(w / cell) + 1)
+    control = torch.randn(2, 2, *points, generator=torch.Generator().manual_seed(h))
+    rows = _interpolation_weights(h, points[0], torch.device("cpu"))
+    columns = _interpolation_weights(w, points[1], torch.device("cpu")).T
+
+    dense = _dense(control, rows, columns)
+
+    size = ((points[0] - 1) * _cell(h, points[0]), (points[1] - 1) * _cell(w, points[1]))
+    reference = F.interpolate(control, size=size, mode="bilinear", align_corners=True)
+    assert dense.shape == (2, 2, h, w)
+    torch.testing.assert_close(dense, reference[..., :h, :w], rtol=0, atol=1e-6)
