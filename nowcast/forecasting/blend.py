@@ -62,7 +62,8 @@ class Components:
     """The parts a forecast is made of, each ``(steps, ny, nx)`` float32 in physical units.
 
     Attributes:
-        advected: The last (working-grid) frame carried along the motion, on the data's grid.
+        advected: The last (working-grid) frame carried along the motion, on the data's
+            grid; ``None`` when left out (only a calibrated blend needs it).
         network: The network's forecast on the data's grid.
         detail: The sub-block detail advected to each lead, undamped (zeros without any).
         rho: The detail's one-step persistence factor (:mod:`nowcast.forecasting.detail`).
@@ -71,29 +72,41 @@ class Components:
             (:mod:`nowcast.forecasting.ensemble`).
     """
 
-    advected: np.ndarray
+    advected: np.ndarray | None
     network: np.ndarray
     detail: np.ndarray
     rho: float
     moved: MovedObservations
 
+    def advected_frames(self) -> np.ndarray:
+        """:attr:`advected`, which a calibrated blend and its calibration need."""
+        if self.advected is None:
+            raise ValueError("these components were made without the advected frame")
+        return self.advected
 
-def combine(parts: Components, weights: BlendWeights | None) -> np.ndarray:
+
+def combine(
+    parts: Components, weights: BlendWeights | None, out: np.ndarray | None = None
+) -> np.ndarray:
     """The forecast from its parts: calibrated with ``weights``, else network + damped detail.
+
+    ``out`` (``(steps, ny, nx)`` float32) may be ``parts.network`` itself:
+    each lead is read before it is written.
 
     Returns:
         ``(steps, ny, nx)`` float32, clipped at zero.
     """
     steps = parts.network.shape[0]
-    fields = np.empty(parts.network.shape, dtype=np.float32)
+    fields = np.empty(parts.network.shape, dtype=np.float32) if out is None else out
     damping = parts.rho ** np.arange(1, steps + 1, dtype=np.float32)
     gain, detail = weights.at(steps) if weights is not None else (None, None)
     for k in range(steps):  # one lead at a time: no temporaries of all leads on large grids
         if gain is None or detail is None:
             lead = parts.network[k] + parts.detail[k] * damping[k]
         else:
-            change = parts.network[k] - parts.advected[k]
-            lead = parts.advected[k] + change * gain[k] + parts.detail[k] * detail[k]
+            advected = parts.advected_frames()[k]
+            change = parts.network[k] - advected
+            lead = advected + change * gain[k] + parts.detail[k] * detail[k]
         np.maximum(lead, 0.0, out=fields[k], casting="unsafe")
     return fields
 
@@ -117,7 +130,7 @@ class BlendSums:
         """Add one start time: its parts and the ``(steps, ny, nx)`` observations."""
         for k in range(self.steps):
             valid = np.isfinite(observed[k]) & np.isfinite(parts.network[k])
-            base = parts.advected[k][valid].astype(np.float64)
+            base = parts.advected_frames()[k][valid].astype(np.float64)
             u = parts.network[k][valid] - base
             v = parts.detail[k][valid].astype(np.float64)
             r = observed[k][valid] - base

@@ -40,13 +40,14 @@ def test_weights_take_part_of_the_change_and_the_last_lead_carries_on() -> None:
     parts = _parts()
     weights = BlendWeights(gain=(0.2, 0.6), detail=(1.0, 0.0))
     fields = combine(parts, weights)
-    change = parts.network - parts.advected
+    advected = parts.advected_frames()
+    change = parts.network - advected
     np.testing.assert_allclose(
-        fields[0], np.maximum(parts.advected[0] + 0.2 * change[0] + parts.detail[0], 0), rtol=1e-5
+        fields[0], np.maximum(advected[0] + 0.2 * change[0] + parts.detail[0], 0), rtol=1e-5
     )
     for k in (1, 2):  # lead 3 was not fitted: it keeps lead 2's weights
         np.testing.assert_allclose(
-            fields[k], np.maximum(parts.advected[k] + 0.6 * change[k], 0), rtol=1e-5
+            fields[k], np.maximum(advected[k] + 0.6 * change[k], 0), rtol=1e-5
         )
     assert (fields >= 0).all()
 
@@ -87,7 +88,8 @@ def test_weights_stay_between_zero_and_one() -> None:
 
 def test_mse_of_the_sums_is_the_mse_of_the_combined_forecast() -> None:
     parts = _parts(seed=3)
-    observed = parts.advected + np.random.default_rng(4).normal(0, 1, parts.advected.shape)
+    advected = parts.advected_frames()
+    observed = advected + np.random.default_rng(4).normal(0, 1, advected.shape)
     acc = BlendSums(3)
     acc.update(parts, observed)
     weights = BlendWeights((0.4, 0.5, 0.6), (0.3, 0.2, 0.1))
@@ -130,7 +132,9 @@ def test_a_part_that_is_always_zero_gets_no_weight() -> None:
         ({"gain": ["x"], "detail": [0.1]}, "malformed forecast.blend"),
     ],
 )
-def test_a_malformed_blend_entry_is_a_checkpoint_error(data: dict, message: str) -> None:
+def test_a_malformed_blend_entry_is_a_checkpoint_error(
+    data: dict[str, object], message: str
+) -> None:
     with pytest.raises(CheckpointError, match=message):
         BlendWeights.from_dict(data)
 
@@ -138,3 +142,23 @@ def test_a_malformed_blend_entry_is_a_checkpoint_error(data: dict, message: str)
 def test_weights_round_trip_through_a_dict() -> None:
     weights = BlendWeights((0.25, 1.0), (0.5, 0.0))
     assert BlendWeights.from_dict(weights.to_dict()) == weights
+
+
+def test_combining_into_the_network_fields_gives_the_same_forecast() -> None:
+    for weights in (None, BlendWeights(gain=(0.2, 0.6), detail=(1.0, 0.0))):
+        expected = combine(_parts(seed=3), weights)
+        parts = _parts(seed=3)
+
+        fields = combine(parts, weights, out=parts.network)
+
+        assert fields is parts.network
+        np.testing.assert_array_equal(fields, expected)
+
+
+def test_parts_without_the_advected_frame_serve_only_an_uncalibrated_blend() -> None:
+    full = _parts(seed=4)
+    parts = Components(None, full.network.copy(), full.detail, full.rho, full.moved)
+
+    np.testing.assert_array_equal(combine(parts, None), combine(full, None))
+    with pytest.raises(ValueError, match="without the advected frame"):
+        combine(parts, BlendWeights(gain=(0.5,), detail=(1.0,)))

@@ -112,9 +112,7 @@ _FLOATS32 = st.one_of(st.sampled_from([-0.0, 0.0, 1.0]), st.floats(width=32, all
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.tuples(_FLOATS32, st.sampled_from([-1.5, -0.0, 0.0, 2.0, 7.0])), max_size=60)
-)
+@given(st.lists(st.tuples(_FLOATS32, st.sampled_from([-1.5, -0.0, 0.0, 2.0, 7.0])), max_size=60))
 def test_stable_order_is_the_order_of_lexsort(pairs: list[tuple[float, float]]) -> None:
     primary = np.array([p for p, _ in pairs], dtype=np.float32)
     secondary = np.array([s for _, s in pairs], dtype=np.float32)

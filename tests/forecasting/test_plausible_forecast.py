@@ -116,7 +116,7 @@ def test_hand_edited_infinities_never_reach_a_moving_frame_forecast(
 def test_a_broken_network_still_gives_finite_observed_values(
     obs_file: Path, ckpt_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(parts: Components, weights: object) -> np.ndarray:
+    def broken(parts: Components, weights: object, out: object = None) -> np.ndarray:
         fields = np.full(parts.network.shape, 1e9, np.float32)
         fields[0, 8:10, 8:10] = np.nan
         fields[1, 8:10, 8:10] = -np.inf
