@@ -37,6 +37,7 @@ from nowcast.forecasting.noise import (
     log_domain,
 )
 from nowcast.motion import warp
+from nowcast.motion.advect import Window
 
 #: How the members are made, for the forecast file's ``nowcast_ensemble_method``.
 ENSEMBLE_METHOD = (
@@ -78,15 +79,27 @@ class MovedObservations:
         return band_correlation(before, log_domain(self.latest, self.covered), bands, count)
 
 
-def moved_observations(raw: np.ndarray, disp: Tensor | None, steps: int) -> MovedObservations:
+def moved_observations(
+    raw: np.ndarray,
+    disp: Tensor | None,
+    steps: int,
+    window: Window | None = None,
+    first: Tensor | None = None,
+) -> MovedObservations:
     """The last observed frames of ``raw`` ``(T, ny, nx)`` moved along ``disp``.
 
     Args:
         raw: Observed frames in the variable's units, NaN without coverage.
-        disp: ``(steps, 1, 2, ny, nx)`` displacements on the data's grid
-            (:func:`~nowcast.motion.displacements`); None for a forecast in the
-            fixed frame, where the frames stay put.
+        disp: ``(steps, 1, 2, h, w)`` displacements on the data's grid
+            (:func:`~nowcast.motion.displacements`) over ``window`` (default
+            the whole grid); None for a forecast in the fixed frame, where
+            the frames stay put.
         steps: Lead times.
+        window: Where ``disp`` lies: the last frame's coverage
+            (:func:`~nowcast.forecasting.detail.coverage_window`); the moved
+            frames are 0 outside it, where nothing uses them.
+        first: ``(1, 2, ny, nx)`` the first step's displacement over the
+            whole grid, which moves the frame before the last; needed with a window.
     """
     covered = np.isfinite(raw[-1])
     last = torch.from_numpy(np.nan_to_num(raw[-1], nan=0.0).astype(np.float32))[None, None]
@@ -95,10 +108,12 @@ def moved_observations(raw: np.ndarray, disp: Tensor | None, steps: int) -> Move
     if disp is None:
         moved = last[0].expand(steps, -1, -1).numpy().copy()
     else:
-        moved = np.empty((steps, *covered.shape), dtype=np.float32)
+        rows, cols = window or (slice(None), slice(None))
+        origin = (rows.start or 0, cols.start or 0)
+        moved = np.zeros((steps, *covered.shape), dtype=np.float32)
         for k in range(steps):  # one lead at a time: warp's sampling grid is 4 fields per lead
-            moved[k] = warp(last, disp[k], mode="nearest")[0, 0].numpy()
-        previous = warp(previous, disp[0], mode="nearest")
+            moved[k, rows, cols] = warp(last, disp[k], mode="nearest", origin=origin)[0, 0].numpy()
+        previous = warp(previous, disp[0] if first is None else first, mode="nearest")
     return MovedObservations(moved, covered, last[0, 0].numpy(), previous[0, 0].numpy())
 
 

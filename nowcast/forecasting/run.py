@@ -12,7 +12,7 @@ import torch
 from nowcast.data.observations import Observations
 from nowcast.errors import InputError
 from nowcast.forecasting.blend import Components, combine
-from nowcast.forecasting.detail import detail_along, fine_displacements
+from nowcast.forecasting.detail import coverage_window, detail_along, fine_displacements
 from nowcast.forecasting.ensemble import MovedObservations, moved_observations, sharpen
 from nowcast.forecasting.ensemble import members as ensemble_members
 from nowcast.forecasting.model_choice import LoadedModel
@@ -115,13 +115,16 @@ def forecast_components(
         return interpolate_back(fields, factor, raw.shape[1:])
 
     detail, rho = np.zeros((steps, *raw.shape[1:]), dtype=np.float32), 0.0
-    fine = None
+    fine = first = window = None
     if velocity is not None:
-        fine = fine_displacements(velocity[None].cpu(), factor, raw.shape[1:], steps)
+        window = coverage_window(np.isfinite(raw[-1]))  # only there is anything carried along
+        fine = fine_displacements(velocity[None].cpu(), factor, raw.shape[1:], steps, window)
+        if window is not None:  # the first step over the whole grid, as rho and members use it
+            first = fine_displacements(velocity[None].cpu(), factor, raw.shape[1:], 1)[0]
         if factor > 1 and raw.shape[0] >= 2:
-            detail, rho = detail_along(raw, fine, factor)
-    moved = moved_observations(raw, fine, steps)
-    del fine  # (steps, 2, ny, nx): gone before the fields on the data's grid are made
+            detail, rho = detail_along(raw, fine, factor, window, first)
+    moved = moved_observations(raw, fine, steps, window, first)
+    del fine, first  # (steps, 2, h, w): gone before the fields on the data's grid are made
     advected = physical(last.numpy()) if with_advected else None
     return Components(advected, physical(y), detail, rho, moved)
 

@@ -7,11 +7,15 @@ import pytest
 import torch
 
 from nowcast.forecasting.detail import (
+    coverage_window,
+    detail_along,
+    fine_displacements,
     fine_velocity,
     moved_detail,
     persistence_factor,
     sub_block_detail,
 )
+from nowcast.forecasting.ensemble import moved_observations
 
 
 def test_block_constant_fields_have_no_detail_and_a_spike_does() -> None:
@@ -68,3 +72,40 @@ def test_fading_detail_has_a_small_rho_but_is_moved_undamped() -> None:
     moved, rho = moved_detail(frames, torch.zeros(1, 2, 4, 4), 3, 2)
     assert rho == pytest.approx(0.5)
     np.testing.assert_allclose(moved[1], sub_block_detail(frames[-1:], 3)[0], atol=1e-5)
+
+
+def test_the_coverage_window_is_the_bounding_box_of_the_covered_pixels() -> None:
+    covered = np.zeros((9, 12), dtype=bool)
+    assert coverage_window(covered) is None  # nothing covered: the whole grid
+    covered[2, 5] = covered[6, 3] = True
+    assert coverage_window(covered) == (slice(2, 7), slice(3, 6))
+    covered[0, 0] = covered[8, 11] = True
+    assert coverage_window(covered) is None  # the whole grid
+
+
+def test_moving_only_the_covered_window_gives_the_whole_grids_values_there() -> None:
+    rng = np.random.default_rng(5)
+    frames = rng.gamma(0.5, 2.0, (3, 40, 45)).astype(np.float32)  # (T, ny, nx)
+    frames[:, :8] = np.nan  # no coverage in the first rows and last columns
+    frames[:, :, 37:] = np.nan
+    frames[:2, 10:14, 20:25] = 30.0  # the frame before the last covers a bit more
+    velocity = torch.from_numpy(rng.normal(0.0, 0.6, (1, 2, 14, 15)).astype(np.float32))
+    steps, factor = 4, 3
+    window = coverage_window(np.isfinite(frames[-1]))
+    assert window == (slice(8, 40), slice(0, 37))
+
+    whole = fine_displacements(velocity, factor, (40, 45), steps)
+    part = fine_displacements(velocity, factor, (40, 45), steps, window)
+    first = whole[0]
+    detail, rho = detail_along(frames, whole, factor)
+    detail_w, rho_w = detail_along(frames, part, factor, window, first)
+    moved = moved_observations(frames, whole, steps)
+    moved_w = moved_observations(frames, part, steps, window, first)
+
+    assert part.shape == (steps, 1, 2, 32, 37)
+    torch.testing.assert_close(part, whole[..., 8:, :37], rtol=0, atol=0)
+    assert rho_w == rho and 0 < rho < 1
+    np.testing.assert_array_equal(detail_w[:, 8:, :37], detail[:, 8:, :37])
+    assert not detail_w[:, :8].any() and not detail_w[:, :, 37:].any()
+    np.testing.assert_array_equal(moved_w.last[:, 8:, :37], moved.last[:, 8:, :37])
+    np.testing.assert_array_equal(moved_w.previous, moved.previous)
