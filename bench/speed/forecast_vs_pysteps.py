@@ -25,7 +25,8 @@ Inputs can be built first: ``--make-knmi DIR`` ingests every file of
 ``$NOWCAST_DATA_DIR/radar/knmi`` (default ``../shared/data``) to
 ``DIR/knmi.nc`` (765 x 700); ``--make-large DIR`` writes 6 synthetic
 frames of 2200 x 1900 (``nowcast.synthetic.synthetic_frames``, seed 3) to
-``DIR/synthetic_2200x1900.nc`` through ``CanonicalWriter``.
+``DIR/synthetic_2200x1900.nc`` through ``CanonicalWriter``; with ``--rounds 0``
+the script only makes them.
 
 Prints one markdown table per input, after the machine line; its heading
 says "ensemble of M members" with ``--members``. "Other load" is the CPU
@@ -260,6 +261,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.members < 0:
         parser.error(f"--members must be >= 0, got {args.members}")
+    if args.rounds < 0:
+        parser.error(f"--rounds must be >= 0, got {args.rounds}")
     if shutil.which("nowcast") is None:
         raise SystemExit("the nowcast command is not on PATH (activate the virtualenv)")
     files = list(args.files)
@@ -269,6 +272,9 @@ def main() -> None:
         files.append(make_large(args.make_large))
     if not files:
         parser.error("give a canonical file, --make-knmi DIR or --make-large DIR")
+    if args.rounds == 0:  # the inputs only
+        print("\n".join(str(path) for path in files))
+        return
     print(machine_line())
     with tempfile.TemporaryDirectory(prefix="forecast_vs_pysteps_") as tmp:
         for path in files:

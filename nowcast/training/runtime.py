@@ -65,7 +65,7 @@ def cpu_has_bf16_matrix_units() -> bool:
     There oneDNN's bf16 convolutions run 3-5x faster than float32 ones: on a
     2-core Xeon with AMX, a keras-example training step takes 0.48 s in
     bf16 with channels-last tensors against 1.45 s in float32
-    (docs/performance.md section 2). Without AMX (AVX-512 BF16 alone, or
+    (docs/performance.md section 4). Without AMX (AVX-512 BF16 alone, or
     AVX2) float32 stays the default.
     """
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
