@@ -97,6 +97,13 @@ def command(
     from nowcast.verification.evaluate import EvaluateRequest, run_evaluation
 
     members = member_count(members)
+    names = [] if baselines.strip() == "none" else [b.strip() for b in baselines.split(",")]
+    if "steps" in names and members == 0:
+        raise _console.fail(
+            "--baselines steps needs --members M, e.g. --members 20 "
+            "(see 'nowcast evaluate --help')",
+            2,
+        )
     request = EvaluateRequest(
         models=list(model or []),
         data=data,
@@ -105,9 +112,7 @@ def command(
         steps=steps,
         thresholds=comma_numbers(thresholds, "--thresholds") if thresholds else None,
         scales_km=comma_numbers(scales, "--scales"),
-        baselines=[]
-        if baselines.strip() == "none"
-        else [b.strip() for b in baselines.split(",") if b.strip()],
+        baselines=[name for name in names if name],
         start=None if start is None else parse_utc(start, "--start"),
         end=None if end is None else parse_utc(end, "--end"),
         max_starts=max_starts,

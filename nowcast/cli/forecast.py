@@ -117,7 +117,10 @@ def command(
     members, --probabilities exceedance probabilities.
     """
     if probabilities is not None and members == 0:
-        raise _console.fail("--probabilities needs --members M (e.g. --members 20)", 2)
+        raise _console.fail(
+            "--probabilities needs --members M, e.g. --members 20 (see 'nowcast forecast --help')",
+            2,
+        )
     from nowcast.forecasting.request import ForecastRequest, ensemble_options, forecast_request
 
     request = ForecastRequest(

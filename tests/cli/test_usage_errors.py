@@ -27,6 +27,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (("train", "--batch-size", "0"), "Invalid value for '--batch-size'"),
         (("forecast",), "Missing argument"),
         (("no-such-command",), "No such command 'no-such-command'"),
+        (("evaluate", "--baselines", "persistence,steps"), "--baselines steps needs --members"),
     ],
 )
 def test_usage_error_is_one_line_with_exit_2(args: tuple[str, ...], expected: str) -> None:

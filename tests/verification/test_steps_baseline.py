@@ -163,8 +163,11 @@ def test_steps_without_members_is_refused(tmp_path: Path) -> None:
         ["evaluate", "-m", str(tmp_path / "rain.pt"), "--data", str(tmp_path / "obs.nc")]
         + ["--baselines", "persistence,steps", "--output-dir", str(tmp_path / "ev")],
     )
-    assert result.exit_code != 0, result.output
-    assert " ".join(result.stderr.split()) == f"error: {NO_MEMBERS}"  # one line, no traceback
+    assert result.exit_code == 2, result.output  # a usage error, caught before any work
+    assert " ".join(result.stderr.split()) == (  # one line, no traceback
+        "error: --baselines steps needs --members M, e.g. --members 20 "
+        "(see 'nowcast evaluate --help')"
+    )
     assert not (tmp_path / "ev").exists()
 
 
