@@ -20,6 +20,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from bench_train import Case, forward_flops, run_config
@@ -29,8 +30,8 @@ from nowcast.data.transforms import make_transform
 from nowcast.forecasting.model_choice import load_model, resolve_model
 from nowcast.forecasting.predict import predict
 from nowcast.models import build_model
-from nowcast.training.loop import make_optimizer
 from nowcast.training.losses import make_loss
+from nowcast.training.optimizer import make_optimizer
 from nowcast.training.runtime import autocast_context, make_grad_scaler
 
 VERSIONS = ("torch", "numpy")
@@ -72,7 +73,9 @@ def matmul_tflops(n: int, dtype: torch.dtype, tf32: bool) -> float:
     return 2.0 * n**3 / median / 1e12
 
 
-def train_case(case: Case, precision: str, warmup: int, steps: int, compile_: bool) -> dict:
+def train_case(
+    case: Case, precision: str, warmup: int, steps: int, compile_: bool
+) -> dict[str, Any]:
     """Median step time, samples/s, TFLOP/s and peak memory of one case in ``precision``."""
     set_tf32(precision != "fp32")
     torch.backends.cudnn.benchmark = True
@@ -117,7 +120,33 @@ def train_case(case: Case, precision: str, warmup: int, steps: int, compile_: bo
     }
 
 
-def forecast_case(ny: int, nx: int, steps: int) -> dict:
+#: Inference throughput: the shi2015-mnist model on Moving MNIST sequences (10 in, 10 out).
+INFER_CASE = Case("shi2015-mnist", 64, 10, 10, 64)
+
+
+def infer_case(case: Case, precision: str, warmup: int, steps: int) -> dict[str, Any]:
+    """Sequences per second of ``no_grad`` inference of ``case`` in ``precision``.
+
+    The number OpenSTL reports for its models (113 sequences/s for
+    ConvLSTM-S on a V100): a batch of whole sequences through the model,
+    CUDA-synchronised, after warm-up.
+    """
+    set_tf32(precision != "fp32")
+    torch.backends.cudnn.benchmark = True
+    cfg = run_config(case)
+    model = build_model(cfg.model).to(CUDA).eval()
+    amp = "fp32" if precision == "tf32" else precision
+    x = torch.rand(case.batch, case.in_len, 1, case.size, case.size, device=CUDA)
+
+    def run() -> None:
+        with torch.no_grad(), autocast_context(CUDA, amp):
+            model(x, case.out_len)
+
+    median, best = cuda_median(run, warmup, steps)
+    return {"precision": precision, "seq_per_s": case.batch / median, "best": case.batch / best}
+
+
+def forecast_case(ny: int, nx: int, steps: int) -> dict[str, Any]:
     """Time a ``steps``-step forecast of the bundled model on an ``ny x nx`` grid (one tile)."""
     set_tf32(True)
     loaded = load_model(resolve_model("default"), CUDA)
@@ -165,6 +194,11 @@ def main() -> None:
             f"| {r['tflops'] / bf16:.1%} | {r['peak_gib']:.2f} |",
             flush=True,
         )
+    print(f"\n| inference, {INFER_CASE.label} | precision | sequences/s (median) | best |")
+    print("|---|---|---:|---:|")
+    for precision in ("tf32", "bf16"):
+        r = infer_case(INFER_CASE, precision, args.warmup, args.steps)
+        print(f"| | {r['precision']} | {r['seq_per_s']:.0f} | {r['best']:.0f} |", flush=True)
     print("\n| forecast, bundled model | median (s) | best (s) |\n|---|---:|---:|")
     for ny, nx in ((765, 700), (2200, 1900)):
         r = forecast_case(ny, nx, 12)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one run on a CUDA machine (measured on an NVIDIA H200, 141 GB):
 #   1. the CUDA tests (tests/training/test_cuda.py) and the model and motion tests on CUDA,
-#   2. bench/speed/bench_gpu.py (training step per precision, forecast time; GPU_BENCH=0 skips
-#      it),
+#   2. bench/speed/bench_gpu.py (training step per precision, shi2015-mnist inference
+#      sequences/s at batch 64 in TF32 and bf16, forecast time; GPU_BENCH=0 skips it),
 #   3. the GPU skill runs of docs/skill.md, side by side on the one GPU: the bundled model's
 #      recipe (a residual model in the moving frame, from scratch on synthetic rain,
 #      bench/recipes/default_residual_gpu.toml) and, for each radar held out, the
@@ -11,7 +11,8 @@
 #      (docs/lab/skill-notebook.md §7.4) are this script at commit f9ca080.
 # Inputs carried next to the repo: .whl/ (netCDF4, cftime, pyproj wheels for the machine's
 # Python) and .gpu/data/radar/ (a copy of ../shared/data/radar, never committed).
-# Results go to $OUT: the log, the bench table, the exported checkpoints, the run logs.
+# Results go to $OUT: the log, the bench table, the exported checkpoints, the run logs and the
+# GPU utilisation sampled every second during the trainings (gpu_utilisation.csv).
 # Wall time on an H200: about 6 minutes with GPU_BENCH=0 (at commit f9ca080). TRAIN_FLAGS adds
 # flags to every `nowcast train` (e.g. TRAIN_FLAGS="--max-steps 2 --device cpu" to try the
 # plumbing on a CPU).
@@ -81,12 +82,26 @@ launch() {  # run name, data file, config, extra flags...
     jobs+=($!)
 }
 jobs=()
+# GPU utilisation and memory every second while the trainings run (what limits them: a busy
+# GPU near 100 %, or data loading and small kernels well below it).
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 1 \
+    > "$OUT/gpu_utilisation.csv" 2>/dev/null &
+sampler=$!
 launch default-residual "$work/synthetic_train.nc" bench/recipes/default_residual_gpu.toml
 for held in knmi bom-cscn rmi-qpe; do
     launch "loro-residual-$held" "$work/loro-grid-without-$held.nc" bench/skill/loro_residual.toml \
         --init nowcast/models/default/default.pt
 done
 wait "${jobs[@]}"  # by pid: a bare wait would also wait for the tee behind the log
+kill "$sampler" 2>/dev/null
+python3 - "$OUT/gpu_utilisation.csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+busy = [float(r[1].split()[0]) for r in rows if len(r) > 2 and r[1].strip()[:1].isdigit()]
+if busy:
+    print(f"GPU utilisation during the trainings: median {statistics.median(busy):.0f} %, "
+          f"mean {statistics.fmean(busy):.0f} % over {len(busy)} s")
+PY
 for f in "$work"/train-*.log; do echo "--- $f"; tail -4 "$f"; done
 
 stamp "export"
