@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
@@ -88,6 +90,7 @@ def install_signal_handlers() -> None:
     instead, which the writers report as one line.
     """
     signal.signal(signal.SIGTERM, _terminate)
+    sys.unraisablehook = functools.partial(_unraisable, sys.unraisablehook)
     if hasattr(signal, "SIGXFSZ"):  # not on Windows
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
@@ -96,6 +99,25 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     """The SIGTERM handler: unwind once; a second SIGTERM does not cut the clean-up short."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
+
+
+def _unraisable(previous: Callable[[Any], Any], unraisable: Any) -> None:
+    """Send a SIGTERM again that landed in a finalizer, where Python drops exceptions.
+
+    A signal's handler runs wherever the main thread is, also in an object's
+    ``__del__`` or a weakref callback; Python prints an exception raised
+    there and goes on, and the command would then run to its end (SIGTERM
+    being ignored from the first one on). So the signal is sent again a
+    moment later, to be raised outside the finalizer. Other exceptions go to
+    ``previous``.
+    """
+    if not isinstance(unraisable.exc_value, Terminated):
+        previous(unraisable)
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    again = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM))
+    again.daemon = True
+    again.start()
 
 
 def progress(*extra: ProgressColumn, transient: bool = False) -> Progress:

@@ -164,3 +164,37 @@ def test_sigterm_saves_training_and_a_second_run_is_refused(tmp_path: Path) -> N
     assert resumed.exit_code == 0, resumed.output
     assert resumed.stdout.count(f"resumed from step {step} ") == 1  # a log line: stdout
     assert load_checkpoint(run / "last.pt")["step"] == step + 1
+
+
+_SIGTERM_IN_A_FINALIZER = """
+import os, signal, time
+from nowcast.cli._console import install_signal_handlers
+from nowcast.errors import Terminated
+
+class Finalized:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside __del__
+        time.sleep(0.01)
+
+install_signal_handlers()
+try:
+    Finalized()  # dropped at once: __del__ runs
+    time.sleep(5)  # a command going on; SIGTERM must still stop it
+    print("ran to the end")
+except Terminated:
+    print("terminated")
+"""
+
+
+def test_a_sigterm_that_lands_in_a_finalizer_still_stops_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_IN_A_FINALIZER],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.stdout.strip() == "terminated", done.stderr
+    assert "Exception ignored" not in done.stderr
