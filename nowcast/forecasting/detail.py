@@ -53,9 +53,12 @@ def fine_displacements(
 
     ``h, w`` are the ``window``'s (:func:`coverage_window`), default the grid's.
     """
-    if factor == 1:
-        return displacements(velocity, steps, window)
-    return displacements(fine_velocity(velocity, factor, shape), steps, window)
+    return displacements(data_grid_velocity(velocity, factor, shape), steps, window)
+
+
+def data_grid_velocity(velocity: torch.Tensor, factor: int, shape: tuple[int, int]) -> torch.Tensor:
+    """A working-grid velocity ``(1, 2, by, bx)`` on the data's grid (itself for ``factor`` 1)."""
+    return velocity if factor == 1 else fine_velocity(velocity, factor, shape)
 
 
 def coverage_window(covered: np.ndarray) -> Window | None:

@@ -12,7 +12,7 @@ import torch
 from nowcast.data.observations import Observations
 from nowcast.errors import InputError
 from nowcast.forecasting.blend import Components, combine
-from nowcast.forecasting.detail import coverage_window, detail_along, fine_displacements
+from nowcast.forecasting.detail import coverage_window, data_grid_velocity, detail_along
 from nowcast.forecasting.ensemble import MovedObservations, moved_observations, sharpen
 from nowcast.forecasting.ensemble import members as ensemble_members
 from nowcast.forecasting.model_choice import LoadedModel
@@ -118,9 +118,11 @@ def forecast_components(
     fine = first = window = None
     if velocity is not None:
         window = coverage_window(np.isfinite(raw[-1]))  # only there is anything carried along
-        fine = fine_displacements(velocity[None].cpu(), factor, raw.shape[1:], steps, window)
+        pixels = data_grid_velocity(velocity[None].cpu(), factor, raw.shape[1:])
+        fine = displacements(pixels, steps, window)
         if window is not None:  # the first step over the whole grid, as rho and members use it
-            first = fine_displacements(velocity[None].cpu(), factor, raw.shape[1:], 1)[0]
+            first = displacements(pixels, 1)[0]
+        del pixels
         if factor > 1 and raw.shape[0] >= 2:
             detail, rho = detail_along(raw, fine, factor, window, first)
     moved = moved_observations(raw, fine, steps, window, first)
