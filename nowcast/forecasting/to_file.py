@@ -29,7 +29,6 @@ from nowcast.forecasting.run import (
     model_forecast,
 )
 from nowcast.forecasting.scale import working_factor
-from nowcast.io.projection import latlon_ahead
 from nowcast.io.writers import ForecastWriter
 
 
@@ -214,7 +213,6 @@ def run_forecast(
     check_output(output, overwrite, inputs)
     factor = working_factor(obs.grid, scale_km, loaded.scale_km)
     start = time.perf_counter()
-    coordinates = latlon_ahead(obs.grid)
     forecast = forecast_fields(
         obs,
         loaded,
@@ -226,8 +224,6 @@ def run_forecast(
         factor=factor,
         ensemble=options,
     )
-    if coordinates is not None:
-        coordinates.result()  # cached for the writer
     write_forecast(
         obs,
         loaded,

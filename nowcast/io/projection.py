@@ -27,7 +27,6 @@ import functools
 import math
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -332,19 +331,3 @@ def _cached_latlon(grid: Grid, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
     lat.setflags(write=False)
     lon.setflags(write=False)
     return lat, lon
-
-
-def latlon_ahead(grid: Grid) -> Future[tuple[np.ndarray, np.ndarray]] | None:
-    """Start :func:`latlon` of ``grid`` in a thread; None for a pixel grid.
-
-    pyproj releases the GIL while it transforms (0.05-0.4 s on radar grids),
-    so a forecast can have the lat/lon its file needs computed while it
-    reads and runs the model; the result is cached, so the writer's own call
-    to :func:`latlon` (after waiting for this future) costs nothing.
-    """
-    if not grid.is_projected:
-        return None
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nowcast-latlon")
-    future = pool.submit(latlon, grid)
-    pool.shutdown(wait=False)  # the thread ends with its one task
-    return future
