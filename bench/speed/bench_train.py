@@ -45,7 +45,12 @@ from nowcast.models import build_model
 from nowcast.presets import apply_preset
 from nowcast.training.losses import make_loss
 from nowcast.training.optimizer import make_optimizer
-from nowcast.training.runtime import autocast_context, memory_format, resolve_precision
+from nowcast.training.runtime import (
+    autocast_context,
+    in_memory_format,
+    memory_format,
+    resolve_precision,
+)
 
 VERSIONS = ("torch", "numpy")
 
@@ -179,7 +184,7 @@ def train_child(case: Case, warmup: int, steps: int, precision: str = "fp32") ->
     """
     cfg = run_config(case)
     torch.manual_seed(0)
-    model = _in_format(build_model(cfg.model).train(), precision)
+    model = in_memory_format(build_model(cfg.model).train(), CPU, precision)
     loss_fn = make_loss(cfg.train.loss, make_transform(cfg.data))
     optimizer = make_optimizer(model, cfg.train)
     shape = (case.batch, 1, case.size, case.size)
@@ -204,11 +209,6 @@ def train_child(case: Case, warmup: int, steps: int, precision: str = "fp32") ->
 CPU = torch.device("cpu")
 
 
-def _in_format(model: torch.nn.Module, precision: str) -> torch.nn.Module:
-    """``model`` in the memory format the training loop gives it for ``precision`` on the CPU."""
-    return model.to(memory_format=memory_format(CPU, precision))  # type: ignore[call-overload]
-
-
 def step_result(
     times: list[float], step_flops: float, model: torch.nn.Module, precision: str
 ) -> StepResult:
@@ -227,7 +227,7 @@ def step_result(
 def infer_child(case: Case, warmup: int, steps: int, precision: str = "fp32") -> StepResult:
     """Time inference (``no_grad``, eval mode) of ``case`` in ``precision``."""
     cfg = run_config(case)
-    model = _in_format(build_model(cfg.model).eval(), precision)
+    model = in_memory_format(build_model(cfg.model).eval(), CPU, precision)
     x = torch.rand(case.batch, case.in_len, 1, case.size, case.size)  # (B, T_in, C, H, W)
     times = []
     with torch.no_grad(), autocast_context(CPU, precision):

@@ -41,9 +41,9 @@ from nowcast.training.runtime import (
     autocast_context,
     compile_probe,
     configure_backends,
+    in_memory_format,
     make_grad_scaler,
     maybe_compile,
-    memory_format,
     resolve_precision,
     rng_state,
 )
@@ -110,8 +110,7 @@ def fit(
         + (f", process group {group}" if group else "")
     )
 
-    # documented Module.to(memory_format=...), missing from torch's type stubs
-    model = model.to(device).to(memory_format=memory_format(device, precision))  # type: ignore[call-overload]
+    model = in_memory_format(model.to(device), device, precision)
     optimizer = make_optimizer(model, cfg)
     scaler = make_grad_scaler(device, precision)
     progress = TrainState() if state is None else resume_state(state, model, optimizer, scaler)

@@ -84,6 +84,13 @@ def memory_format(device: torch.device, precision: str) -> torch.memory_format:
     return torch.contiguous_format
 
 
+def in_memory_format(model: nn.Module, device: torch.device, precision: str) -> nn.Module:
+    """``model`` with its parameters in :func:`memory_format` for ``device`` and ``precision``."""
+    # documented Module.to(memory_format=...), missing from torch's type stubs
+    fmt = memory_format(device, precision)
+    return model.to(memory_format=fmt)  # type: ignore[call-overload]
+
+
 def autocast_context(
     device: torch.device, precision: str
 ) -> contextlib.AbstractContextManager[None]:
