@@ -97,7 +97,11 @@ def command(
     from nowcast.verification.evaluate import EvaluateRequest, run_evaluation
 
     members = member_count(members)
-    names = [] if baselines.strip() == "none" else [b.strip() for b in baselines.split(",")]
+    names = (
+        []
+        if baselines.strip() == "none"
+        else [b.strip() for b in baselines.split(",") if b.strip()]
+    )
     if "steps" in names and members == 0:
         raise _console.fail(
             "--baselines steps needs --members M, e.g. --members 20 "
@@ -112,7 +116,7 @@ def command(
         steps=steps,
         thresholds=comma_numbers(thresholds, "--thresholds") if thresholds else None,
         scales_km=comma_numbers(scales, "--scales"),
-        baselines=[name for name in names if name],
+        baselines=names,
         start=None if start is None else parse_utc(start, "--start"),
         end=None if end is None else parse_utc(end, "--end"),
         max_starts=max_starts,
