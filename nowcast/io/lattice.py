@@ -15,8 +15,12 @@ transformed exactly. Irregular coordinates are transformed exactly too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from pyproj import Transformer
+
+if TYPE_CHECKING:  # the transformer comes from io/projection.py, the module that uses pyproj
+    from pyproj import Transformer
 
 #: Cells between two exactly transformed nodes, along x and along y.
 NODE_SPACING = 8
